@@ -1,0 +1,77 @@
+"""Pure-PyTorch backend: dense (B, n, ...) tensors for equal-size fully connected graphs, index ops otherwise."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from functools import lru_cache
+
+import torch
+from torch import Tensor
+
+from bench.backends.base import Backend, GraphOps
+from bench.batch import Batch
+
+
+@lru_cache(maxsize=16)
+def _local_senders(n: int) -> Tensor:
+    return torch.tensor([j for i in range(n) for j in range(n) if j != i], dtype=torch.long)
+
+
+class DenseOps(GraphOps):
+    """B fully connected graphs of n nodes, edges receiver-major: gathers are views and one
+    ``index_select`` over the n local nodes; the sum over senders is a reshape and a sum (no scatter)."""
+
+    def __init__(self, batch: Batch):
+        super().__init__(batch)
+        self.n = int(batch.nodes_per_graph)  # type: ignore[arg-type]
+        self.B = batch.num_graphs
+        self._send = _local_senders(self.n).to(batch.position.device)
+
+    def receivers(self, x: Tensor) -> Tensor:
+        F = x.shape[-1]
+        return x.view(self.B, self.n, 1, F).expand(self.B, self.n, self.n - 1, F).reshape(-1, F)
+
+    def senders(self, x: Tensor) -> Tensor:
+        F = x.shape[-1]
+        return x.view(self.B, self.n, F).index_select(1, self._send).reshape(-1, F)
+
+    def sum_at_receivers(self, messages: Tensor) -> Tensor:
+        F = messages.shape[-1]
+        return messages.view(self.B, self.n, self.n - 1, F).sum(2).reshape(-1, F)
+
+    def degree(self) -> Tensor:
+        return self.batch.position.new_full((self.B * self.n, 1), float(self.n - 1))
+
+
+class IndexOps(GraphOps):
+    """Any graph: ``index_select`` to gather, ``index_add_`` to scatter."""
+
+    def __init__(self, batch: Batch):
+        super().__init__(batch)
+        self.send, self.recv = batch.edge_index[0], batch.edge_index[1]
+        self._degree: Tensor | None = None
+
+    def receivers(self, x: Tensor) -> Tensor:
+        return x.index_select(0, self.recv)
+
+    def senders(self, x: Tensor) -> Tensor:
+        return x.index_select(0, self.send)
+
+    def sum_at_receivers(self, messages: Tensor) -> Tensor:
+        out = messages.new_zeros(self.batch.num_nodes, messages.shape[-1])
+        return out.index_add_(0, self.recv, messages)
+
+    def degree(self) -> Tensor:
+        if self._degree is None:
+            ones = self.batch.position.new_ones(self.recv.shape[0], 1)
+            self._degree = self.sum_at_receivers(ones)
+        return self._degree
+
+
+class TorchBackend(Backend):
+    name = "torch"
+
+    def bind(self, batch: Batch) -> Batch:
+        bound = replace(batch)
+        bound.ops = DenseOps(bound) if batch.nodes_per_graph else IndexOps(bound)
+        return bound

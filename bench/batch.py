@@ -1,0 +1,132 @@
+"""The batch every model receives: several particle systems as one disjoint graph.
+
+Designed for all five task families: fully connected graphs (force laws, N-body, relational
+inference) and radius graphs with periodic minimum-image displacements (heterogeneous systems);
+a window of past frames (NRI's encoder); a stable identity per particle (per-particle embeddings);
+targets of several kinds.
+
+Shapes (N particles in the batch, E edges, d dimensions, B graphs):
+
+- ``position``, ``velocity``: (N, d)
+- ``attributes``: dict of per-particle scalars, each (N,) (``charge``, ``mass``, ...)
+- ``edge_index``: (2, E) long, row 0 the senders j, row 1 the receivers i (messages flow j → i)
+- ``edge_shift``: (E, d) or None: added to ``x_i - x_j`` (periodic images); None for open boundaries
+- ``graph``: (N,) long, the graph each particle belongs to
+- ``particle``: (N,) long, a stable identity of each particle across frames (for per-particle embeddings)
+- ``history``: (N, W, F) or None: the past W frames of each particle
+- ``targets``: dict of the task's targets (``acceleration`` (N, d), ``edge_type`` (E,), ...)
+- ``nodes_per_graph``: set when every graph has that many particles and is fully connected with
+  edges in receiver-major order (receiver i, then senders j != i ascending); backends use it to work
+  on dense (B, n, ...) tensors without any scatter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+import torch
+from torch import Tensor
+
+if TYPE_CHECKING:
+    from bench.backends.base import GraphOps
+
+
+@dataclass
+class Batch:
+    position: Tensor
+    velocity: Tensor
+    attributes: dict[str, Tensor]
+    edge_index: Tensor
+    graph: Tensor
+    num_graphs: int
+    particle: Tensor
+    targets: dict[str, Tensor] = field(default_factory=dict)
+    edge_shift: Tensor | None = None
+    history: Tensor | None = None
+    nodes_per_graph: int | None = None
+    ops: GraphOps | None = None
+    """Message-passing operations over this batch's edges, bound by the backend (``bench.backends``)."""
+
+    @property
+    def num_nodes(self) -> int:
+        return self.position.shape[0]
+
+    @property
+    def num_edges(self) -> int:
+        return self.edge_index.shape[1]
+
+    @property
+    def dim(self) -> int:
+        return self.position.shape[1]
+
+    def node_scalars(self, names: tuple[str, ...] | None = None) -> Tensor:
+        """The per-particle attributes stacked as (N, k), in ``names`` order (default: sorted names)."""
+        names = tuple(sorted(self.attributes)) if names is None else names
+        if not names:
+            return self.position.new_zeros(self.num_nodes, 0)
+        return torch.stack([self.attributes[n] for n in names], dim=-1)
+
+    def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> Batch:
+        def move(t):
+            if t is None:
+                return None
+            if dtype is not None and t.is_floating_point():
+                return t.to(device=device, dtype=dtype)
+            return t.to(device)
+
+        return replace(
+            self,
+            position=move(self.position),
+            velocity=move(self.velocity),
+            attributes={k: move(v) for k, v in self.attributes.items()},
+            edge_index=move(self.edge_index),
+            graph=move(self.graph),
+            particle=move(self.particle),
+            targets={k: move(v) for k, v in self.targets.items()},
+            edge_shift=move(self.edge_shift),
+            history=move(self.history),
+            ops=None,
+        )
+
+
+@lru_cache(maxsize=64)
+def _fully_connected_cpu(num_graphs: int, n: int) -> tuple[Tensor, Tensor]:
+    local_recv = torch.arange(n).repeat_interleave(n - 1)
+    local_send = torch.tensor([j for i in range(n) for j in range(n) if j != i], dtype=torch.long)
+    offsets = (torch.arange(num_graphs) * n).repeat_interleave(n * (n - 1))
+    edge_index = torch.stack([local_send.repeat(num_graphs) + offsets, local_recv.repeat(num_graphs) + offsets])
+    graph = torch.arange(num_graphs).repeat_interleave(n)
+    return edge_index, graph
+
+
+def fully_connected(num_graphs: int, n: int, device: torch.device | str = "cpu") -> tuple[Tensor, Tensor]:
+    """Edges (2, B·n(n-1)) of B fully connected graphs of n nodes, receiver-major, and the graph ids (B·n,)."""
+    edge_index, graph = _fully_connected_cpu(num_graphs, n)
+    return edge_index.to(device), graph.to(device)
+
+
+def from_dense(
+    position: Tensor,
+    velocity: Tensor,
+    attributes: dict[str, Tensor],
+    targets: dict[str, Tensor] | None = None,
+    particle: Tensor | None = None,
+) -> Batch:
+    """A batch of B fully connected systems of n particles from dense (B, n, ...) tensors."""
+    B, n, d = position.shape
+    edge_index, graph = fully_connected(B, n, position.device)
+    if particle is None:
+        particle = torch.arange(n, device=position.device).repeat(B)
+    return Batch(
+        position=position.reshape(B * n, d),
+        velocity=velocity.reshape(B * n, d),
+        attributes={k: v.reshape(B * n) for k, v in attributes.items()},
+        edge_index=edge_index,
+        graph=graph,
+        num_graphs=B,
+        particle=particle,
+        targets={k: v.reshape(B * n, *v.shape[2:]) for k, v in (targets or {}).items()},
+        nodes_per_graph=n,
+    )

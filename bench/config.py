@@ -1,0 +1,167 @@
+"""Configuration composition with Hydra: groups `task`, `model`, `backend`, `scale`; strict validation.
+
+Command-line overrides are checked before Hydra sees them, so that every mistake gets one readable
+message naming the bad value, the nearest valid one and the full list (never a Hydra traceback, never
+a prompt). ``-m`` sweeps (``seed=0,1,2``) are expanded with Hydra's own override parser.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from bench.errors import BenchError, suggest, unknown
+
+CONF_DIR = Path(__file__).resolve().parent / "conf"
+GROUPS = ("task", "model", "backend", "scale")
+
+
+@contextmanager
+def _hydra() -> Iterator[object]:
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        yield GlobalHydra.instance()
+
+
+@cache
+def group_options(group: str) -> tuple[str, ...]:
+    """The valid choices of a config group (``task`` → ``('charge', 'damped', ...)``)."""
+    if group not in GROUPS:
+        raise unknown("config group", group, GROUPS)
+    with _hydra() as gh:
+        options = gh.config_loader().get_group_options(group, config_name="config")  # type: ignore[attr-defined]
+    return tuple(sorted(o for o in options if not o.startswith("_")))
+
+
+def _leaf_keys(cfg: DictConfig, prefix: str = "") -> list[str]:
+    keys = []
+    for key in cfg:
+        value = cfg._get_node(key)  # noqa: SLF001 - no interpolation resolution needed
+        path = f"{prefix}{key}"
+        keys.append(path)
+        if isinstance(value, DictConfig):
+            keys.extend(_leaf_keys(value, prefix=f"{path}."))
+    return keys
+
+
+def _parse(overrides: Sequence[str]):
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import OverrideParseException
+
+    parser = OverridesParser.create()
+    parsed = []
+    for text in overrides:
+        if "=" not in text:
+            raise BenchError(
+                f"bad argument '{text}': expected key=value (for example task=charge, seed=1, "
+                f"scale=tiny); config groups: {', '.join(GROUPS)}"
+            )
+        try:
+            parsed.extend(parser.parse_overrides([text]))
+        except OverrideParseException as e:
+            raise BenchError(f"cannot parse '{text}': {str(e).splitlines()[0]}") from None
+    return parsed
+
+
+def _choices(override) -> list[str]:
+    """The values an override stands for: one, or several for a sweep (``seed=0,1,2``)."""
+    if override.is_sweep_override():
+        return [str(v) for v in override.sweep_string_iterator()]
+    return [override.get_value_element_as_str()]
+
+
+def validate(overrides: Sequence[str]) -> None:
+    """Raise a ``BenchError`` for any unknown group option, key or malformed override."""
+    parsed = _parse(overrides)
+    selected: dict[str, str] = {}
+    for o in parsed:
+        if o.is_delete() or o.is_add() or o.is_force_add():
+            raise BenchError(
+                f"'{o.input_line}': adding or deleting keys is not allowed; set an existing key "
+                "instead (see `bench run --help` for the keys)"
+            )
+        if o.key_or_group in GROUPS:
+            valid = group_options(o.key_or_group)
+            for choice in _choices(o):
+                if choice not in valid:
+                    raise unknown(o.key_or_group, choice, valid)
+            selected[o.key_or_group] = _choices(o)[0]
+    base = compose_unchecked([f"{g}={v}" for g, v in selected.items()])
+    valid_keys = _leaf_keys(base)
+    for o in parsed:
+        if o.key_or_group in GROUPS:
+            continue
+        if o.key_or_group not in valid_keys:
+            parent = o.key_or_group.rpartition(".")[0]
+            siblings = [k for k in valid_keys if k.rpartition(".")[0] == parent]
+            hint = suggest(o.key_or_group, valid_keys)
+            did_you_mean = f"; did you mean '{hint}'?" if hint else ";"
+            raise BenchError(
+                f"unknown key '{o.key_or_group}'{did_you_mean} valid keys"
+                f"{' under ' + parent if parent else ''}: {', '.join(siblings)}"
+            )
+
+
+def compose_unchecked(overrides: Sequence[str]) -> DictConfig:
+    from hydra import compose
+
+    with _hydra():
+        cfg = compose(config_name="config", overrides=list(overrides))
+    OmegaConf.set_struct(cfg, False)
+    if "hydra" in cfg:
+        del cfg["hydra"]
+    OmegaConf.set_struct(cfg, True)
+    return cfg
+
+
+def compose(overrides: Sequence[str] = ()) -> DictConfig:
+    """The full run configuration for ``overrides``, validated (a single run: no sweeps)."""
+    validate(overrides)
+    if any(o.is_sweep_override() for o in _parse(overrides)):
+        raise BenchError("this override list is a sweep (a value with commas); use `bench run -m ...`")
+    cfg = compose_unchecked(overrides)
+    _check_values(cfg)
+    return cfg
+
+
+def expand_sweep(overrides: Sequence[str]) -> list[list[str]]:
+    """Every combination of a ``-m`` sweep, as plain override lists (``seed=0,1`` → two lists)."""
+    validate(overrides)
+    parsed = _parse(overrides)
+    axes = [[f"{o.get_key_element()}={v}" for v in _choices(o)] for o in parsed]
+    return [list(combo) for combo in itertools.product(*axes)]
+
+
+def _check_values(cfg: DictConfig) -> None:
+    device = str(cfg.device)
+    if not (device in ("auto", "cpu", "cuda") or device.startswith("cuda:")):
+        raise BenchError(f"bad device '{device}'; valid: auto, cpu, cuda, cuda:N")
+    task = cfg.task
+    if task.family == "forces":
+        if task.n_particles not in (4, 8):
+            raise BenchError(f"task.n_particles={task.n_particles} is not a published variant; valid: 4, 8")
+        if task.dim not in (2, 3):
+            raise BenchError(f"task.dim={task.dim} is not supported; valid: 2, 3")
+
+
+def task_card(name: str, overrides: Sequence[str] = ()) -> DictConfig:
+    """The card of one task (``task_card('charge')``), for use outside a run (data API, listings)."""
+    valid = group_options("task")
+    if name not in valid:
+        raise unknown("task", name, valid)
+    return compose([f"task={name}", *[f"task.{o}" for o in overrides]]).task
+
+
+def model_card(name: str) -> DictConfig:
+    valid = group_options("model")
+    if name not in valid:
+        raise unknown("model", name, valid)
+    return compose([f"model={name}"]).model

@@ -1,0 +1,87 @@
+"""Result records: one schema-versioned JSON file per run, written atomically."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import sys
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+RECORD_NAME = "result.json"
+PREDICTIONS_NAME = "predictions.npz"
+
+REQUIRED_FIELDS = (
+    "schema_version", "task", "task_version", "scale", "data_checksum", "model", "model_version",
+    "backend", "device", "seed", "metrics", "primary_metric", "predictions", "n_parameters",
+    "train_time_s", "config", "environment",
+)  # fmt: skip
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename: never a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_record(path: Path, record: dict[str, Any]) -> Path:
+    missing = [k for k in REQUIRED_FIELDS if k not in record]
+    if missing:
+        raise ValueError(f"result record is missing fields {missing}")
+    atomic_write_bytes(path, (json.dumps(record, indent=1, sort_keys=False) + "\n").encode())
+    return path
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return "sha256:" + h.hexdigest()
+
+
+def environment(device: str) -> dict[str, Any]:
+    """Python, library versions, machine and device, for the record."""
+    import numpy
+    import omegaconf
+    import torch
+
+    try:
+        import hydra
+
+        hydra_version = hydra.__version__
+    except ImportError:  # pragma: no cover
+        hydra_version = None
+    env = {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "numpy": numpy.__version__,
+        "hydra": hydra_version,
+        "omegaconf": omegaconf.__version__,
+        "device": device,
+    }
+    if device.startswith("cuda") and torch.cuda.is_available():
+        env["device_name"] = torch.cuda.get_device_name(torch.device(device))
+    return env
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,194 @@
+"""One training loop for every model: schedule, validation, best checkpoint, early stopping, resume.
+
+Each epoch ends with a validation pass and a checkpoint (``last.pt``: model, optimiser, scheduler,
+random-generator state, history). After an interrupt the same run continues from the last finished
+epoch and reaches the same weights as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from bench.backends import Backend
+from bench.errors import BenchError, TrainingDiverged
+from bench.model import Model, as_tensor
+
+
+@dataclass
+class TrainConfig:
+    epochs: int
+    batch_size: int
+    lr: float
+    weight_decay: float = 0.0
+    schedule: str = "onecycle"
+    optimizer: str = "adam"
+    loss: str = "l1"
+    patience: int | None = None
+    max_steps_per_epoch: int | None = None
+    grad_clip: float | None = None
+    """Clip the global gradient norm to this value (None: no clipping)."""
+    eval_batch_size: int = 2048
+
+
+@dataclass
+class TrainResult:
+    best_epoch: int
+    best_val_loss: float
+    epochs_run: int
+    stopped_early: bool
+    train_time_s: float
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+LOSSES = {
+    "l1": lambda pred, true: (pred - true).abs().mean(),
+    "mse": lambda pred, true: ((pred - true) ** 2).mean(),
+}
+SCHEDULES = ("onecycle", "cosine", "constant")
+
+
+def _optimizer(model: Model, cfg: TrainConfig) -> torch.optim.Optimizer:
+    if cfg.optimizer != "adam":
+        raise BenchError(f"unknown optimizer '{cfg.optimizer}'; valid: adam")
+    return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def _scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig, total_steps: int):
+    if cfg.schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=max(total_steps, 2))
+    if cfg.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(total_steps, 1))
+    if cfg.schedule == "constant":
+        return torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0)
+    raise BenchError(f"unknown schedule '{cfg.schedule}'; valid: {', '.join(SCHEDULES)}")
+
+
+@torch.no_grad()
+def predict(model: Model, data: Any, split: str, backend: Backend, device: torch.device, batch_size: int) -> Tensor:
+    """The model's prediction for every sample of ``split``, in sample order: (samples, n, d) on CPU."""
+    model.eval()
+    n = data.num_samples(split)
+    outputs = []
+    for start in range(0, n, batch_size):
+        index = torch.arange(start, min(start + batch_size, n))
+        batch = backend.bind(data.batch(split, index).to(device))
+        out = model(batch)
+        outputs.append(out.reshape(len(index), -1, out.shape[-1]).cpu())
+    return torch.cat(outputs)
+
+
+def _val_loss(model, data, backend, device, cfg: TrainConfig, target: str) -> float:
+    pred = predict(model, data, "val", backend, device, cfg.eval_batch_size)
+    true = torch.from_numpy(data.targets("val")).reshape(pred.shape)
+    return float(LOSSES[cfg.loss](pred, true))
+
+
+def train(
+    model: Model,
+    data: Any,
+    cfg: TrainConfig,
+    backend: Backend,
+    device: torch.device,
+    run_dir: Path,
+    seed: int,
+    target: str,
+    resume: bool = True,
+    progress: bool = True,
+) -> TrainResult:
+    """Train ``model`` on ``data``'s train split; keeps the best-validation weights in ``run_dir/best.pt``."""
+    from tqdm.auto import tqdm
+
+    if cfg.loss not in LOSSES:
+        raise BenchError(f"unknown loss '{cfg.loss}'; valid: {', '.join(LOSSES)}")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    n_train = data.num_samples("train")
+    steps_per_epoch = math.ceil(n_train / cfg.batch_size)
+    if cfg.max_steps_per_epoch:
+        steps_per_epoch = min(steps_per_epoch, int(cfg.max_steps_per_epoch))
+    opt = _optimizer(model, cfg)
+    sched = _scheduler(opt, cfg, cfg.epochs * steps_per_epoch)
+    generator = torch.Generator().manual_seed(seed)
+    loss_fn = LOSSES[cfg.loss]
+
+    state = {"epoch": 0, "best_val": math.inf, "best_epoch": -1, "bad_epochs": 0, "history": [], "time": 0.0}
+    last_path, best_path = run_dir / "last.pt", run_dir / "best.pt"
+    if resume and last_path.exists():
+        ckpt = torch.load(last_path, map_location=device, weights_only=False)
+        model.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["optimizer"])
+        sched.load_state_dict(ckpt["scheduler"])
+        generator.set_state(ckpt["generator"])
+        state = ckpt["state"]
+        if progress:
+            print(f"resuming from {last_path} after epoch {state['epoch']}")
+
+    stopped_early = False
+    while state["epoch"] < cfg.epochs:
+        epoch = state["epoch"]
+        if cfg.patience is not None and epoch > 0 and state["bad_epochs"] >= cfg.patience:
+            stopped_early = True
+            break
+        t0 = time.perf_counter()
+        model.train()
+        order = torch.randperm(n_train, generator=generator)
+        running, count = 0.0, 0
+        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress,
+                   leave=False, mininterval=0.5)  # fmt: skip
+        for step in bar:
+            index = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
+            batch = backend.bind(data.batch("train", index, augment=True, generator=generator).to(device))
+            pred = model(batch)
+            loss = loss_fn(pred, batch.targets[target])
+            total = loss + as_tensor(model.regularization(batch), loss)
+            if not torch.isfinite(total):
+                raise TrainingDiverged(
+                    f"training diverged: loss is {total.item()} at epoch {epoch + 1}, step {step + 1}; "
+                    f"try a lower learning rate (model.train.lr={cfg.lr})"
+                )
+            opt.zero_grad(set_to_none=True)
+            total.backward()
+            if cfg.grad_clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            opt.step()
+            sched.step()
+            running += loss.item()
+            count += 1
+            if step % 20 == 0:
+                bar.set_postfix(loss=f"{running / count:.4g}")
+        val = _val_loss(model, data, backend, device, cfg, target)
+        if not math.isfinite(val):
+            raise TrainingDiverged(f"training diverged: validation loss is {val} after epoch {epoch + 1}")
+        elapsed = time.perf_counter() - t0
+        state["history"].append({"epoch": epoch + 1, "train_loss": running / max(count, 1), "val_loss": val,
+                                 "time_s": elapsed, "lr": opt.param_groups[0]["lr"]})  # fmt: skip
+        state["time"] += elapsed
+        if val < state["best_val"]:
+            state["best_val"], state["best_epoch"], state["bad_epochs"] = val, epoch + 1, 0
+            _atomic_save(model.state_dict(), best_path)
+        else:
+            state["bad_epochs"] += 1
+        state["epoch"] = epoch + 1
+        if progress:
+            print(f"epoch {epoch + 1}/{cfg.epochs}: train {running / max(count, 1):.4g}  val {val:.4g}"
+                  f"{'  (best)' if state['best_epoch'] == epoch + 1 else ''}  [{elapsed:.1f}s]")  # fmt: skip
+        _atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                      "generator": generator.get_state(), "state": state}, last_path)  # fmt: skip
+
+    model.load_state_dict(torch.load(best_path, map_location=device, weights_only=True))
+    return TrainResult(
+        best_epoch=state["best_epoch"], best_val_loss=state["best_val"], epochs_run=state["epoch"],
+        stopped_early=stopped_early, train_time_s=state["time"], history=state["history"],
+    )  # fmt: skip
+
+
+def _atomic_save(obj: Any, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(obj, tmp)
+    tmp.replace(path)

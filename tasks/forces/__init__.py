@@ -1,0 +1,18 @@
+"""Family F, force-law recovery (Cranmer et al. 2020): simulators, datasets, batches, evaluator."""
+
+from bench.tasks.forces.evaluator import Evaluator
+from bench.tasks.forces.generate import DATA_KEYS, generate
+from bench.tasks.forces.loader import ForcesData as TaskData
+from bench.tasks.forces.loader import reference_batch_size, task_spec
+from bench.tasks.forces.systems import POTENTIALS, SYSTEMS
+
+__all__ = [
+    "DATA_KEYS",
+    "POTENTIALS",
+    "SYSTEMS",
+    "Evaluator",
+    "TaskData",
+    "generate",
+    "reference_batch_size",
+    "task_spec",
+]

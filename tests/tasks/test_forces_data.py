@@ -1,0 +1,108 @@
+"""Family F datasets: determinism, fixed splits by simulation, manifests, verification, bad data."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from bench.config import task_card
+from bench.errors import DataError
+from bench.tasks import data as D
+from bench.tasks import load_dataset
+from bench.tasks.forces.generate import split_simulations
+from bench.tasks.forces.systems import accelerations
+
+
+def test_same_bytes_twice_and_seed_changes_them(tmp_path):
+    card = task_card("spring")
+    a = D.generate_dataset(card, "tiny", root=tmp_path / "a", progress=False)
+    b = D.generate_dataset(card, "tiny", root=tmp_path / "b", progress=False)
+    assert a.checksum == b.checksum
+    assert D.checksum(a.arrays) == D.checksum(b.arrays)
+    other = D.generate_dataset(task_card("spring", ["data_seed=1"]), "tiny", root=tmp_path / "c", progress=False)
+    assert other.checksum != a.checksum
+    assert other.path.name.startswith("tiny-")  # a variant gets its own folder
+
+
+def test_matches_committed_official_manifest(data_root):
+    ds = D.generate_dataset(task_card("charge"), "tiny", root=data_root, progress=False)
+    official = json.loads((D.OFFICIAL_MANIFESTS / "charge-v1-tiny.json").read_text())
+    assert ds.checksum == official["checksum"]
+
+
+@pytest.mark.parametrize("system", ["spring", "charge", "r2"])
+def test_splits_disjoint_by_simulation_and_sized(system, data_root):
+    card = task_card(system)
+    ds = D.generate_dataset(card, "tiny", root=data_root, progress=False)
+    sims = {s: set(ds.split(s)["simulation"].tolist()) for s in ("train", "val", "test")}
+    assert not sims["train"] & sims["val"] and not sims["train"] & sims["test"] and not sims["val"] & sims["test"]
+    gen = ds.manifest["generation"]
+    assert sum(len(v) for v in sims.values()) + gen["dropped"] == card.simulations.tiny
+    assert sorted(set().union(*sims.values()) | set(gen["dropped_simulations"])) == list(range(card.simulations.tiny))
+    expected = split_simulations(card.simulations.tiny, card.split, card.data_seed)
+    assert [len(expected[s]) for s in ("train", "val", "test")] == [17, 4, 3]
+    train = ds.split("train")
+    assert train["position"].shape == (len(sims["train"]), 100, 4, 2)
+    assert train["position"].dtype == np.float32
+
+
+def test_labels_are_analytic_accelerations_of_stored_state(data_root):
+    ds = D.generate_dataset(task_card("r1"), "tiny", root=data_root, progress=False)
+    s = ds.split("test")
+    acc = accelerations("r1", s["position"].astype(float), s["velocity"].astype(float),
+                        s["charge"].astype(float)[:, None], s["mass"].astype(float)[:, None])  # fmt: skip
+    np.testing.assert_allclose(s["acceleration"], acc.astype(np.float32), rtol=1e-6)
+    assert np.all(s["energy_drift"] <= 0.01)
+
+
+def test_load_dataset_api(data_root):
+    train = load_dataset("spring", split="train", scale="tiny", root=data_root)
+    assert set(train) >= {"position", "velocity", "acceleration", "charge", "mass"}
+    variant = load_dataset("spring", split="val", scale="tiny", root=data_root, n_particles=8, dim=3)
+    assert variant["position"].shape[2:] == (8, 3)
+
+
+def test_corrupted_dataset_says_how_to_regenerate(tmp_path):
+    card = task_card("spring")
+    ds = D.generate_dataset(card, "tiny", root=tmp_path, progress=False)
+    arrays = dict(ds.arrays)
+    arrays["train/position"] = arrays["train/position"].copy()
+    arrays["train/position"][0, 0, 0, 0] += 1.0
+    with open(ds.path / "dataset.npz", "wb") as f:
+        np.savez(f, **arrays)
+    with pytest.raises(DataError, match=r"corrupted.*bench data task=spring scale=tiny --force"):
+        D.load(card, "tiny", root=tmp_path)
+    (ds.path / "dataset.npz").write_bytes(b"truncated")
+    with pytest.raises(DataError, match=r"cannot be read.*--force"):
+        D.load(card, "tiny", root=tmp_path)
+    D.generate_dataset(card, "tiny", root=tmp_path, force=True, progress=False)
+    assert D.load(card, "tiny", root=tmp_path).checksum == ds.checksum
+
+
+def test_mismatched_parameters_are_refused(tmp_path):
+    card = task_card("spring")
+    ds = D.generate_dataset(card, "tiny", root=tmp_path, progress=False)
+    manifest = json.loads((ds.path / "manifest.json").read_text())
+    manifest["params"]["substeps"] = 2
+    (ds.path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(DataError, match="other parameters"):
+        D.load(card, "tiny", root=tmp_path)
+
+
+def test_interrupted_generation_leaves_nothing(tmp_path, monkeypatch):
+    card = task_card("spring")
+    original = np.savez
+
+    def broken_savez(f, **arrays):
+        original(f, **{k: arrays[k] for k in list(arrays)[:2]})
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "savez", broken_savez)
+    with pytest.raises(KeyboardInterrupt):
+        D.generate_dataset(card, "tiny", root=tmp_path, progress=False)
+    leftovers = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert leftovers == []
+    with pytest.raises(DataError, match="generate it with: bench data task=spring scale=tiny"):
+        D.load(card, "tiny", root=tmp_path)

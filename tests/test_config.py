@@ -1,0 +1,78 @@
+"""Configuration: every shipped config composes; bad input names the bad value and the valid ones."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.config import compose, expand_sweep, group_options
+from bench.errors import BenchError
+from bench.registry import model_names, task_names
+
+
+@pytest.mark.parametrize("task", task_names())
+@pytest.mark.parametrize("model", model_names())
+def test_every_shipped_config_composes(task, model):
+    cfg = compose([f"task={task}", f"model={model}"])
+    assert cfg.task.name == task and cfg.model.name == model
+    assert cfg.task.primary_metric in cfg.task.metrics
+
+
+def test_groups_list_what_ships():
+    assert set(group_options("task")) == {
+        "spring",
+        "r1",
+        "r2",
+        "charge",
+        "superposition",
+        "damped",
+        "discontinuous",
+    }
+    assert set(group_options("scale")) == {"tiny", "quick", "paper"}
+    assert {"gnn", "egnn"} <= set(group_options("model"))
+
+
+def test_defaults_are_the_readme_command():
+    cfg = compose([])
+    assert (cfg.task.name, cfg.model.name, cfg.scale.name, cfg.backend.name, cfg.seed) == (
+        "charge",
+        "egnn",
+        "quick",
+        "auto",
+        0,
+    )
+
+
+@pytest.mark.parametrize(
+    "overrides, pattern",
+    [
+        (
+            ["task=chrage"],
+            r"unknown task 'chrage'; did you mean 'charge'\? valid: charge, damped, .*superposition",
+        ),
+        (["model=egn"], r"unknown model 'egn'; did you mean 'egnn'\? valid: .*gnn"),
+        (["scale=huge"], r"unknown scale 'huge'; valid: paper, quick, tiny"),
+        (["backend=jax"], r"unknown backend 'jax'; valid: auto, torch"),
+        (["sede=1"], r"unknown key 'sede'; did you mean 'seed'\? valid keys: .*seed"),
+        (
+            ["model.hparams.hiden=3"],
+            r"unknown key 'model.hparams.hiden'; did you mean 'model.hparams.hidden'\?",
+        ),
+        (["+foo=1"], r"adding or deleting keys is not allowed"),
+        (["seed"], r"bad argument 'seed': expected key=value"),
+        (["device=gpu"], r"bad device 'gpu'; valid: auto, cpu, cuda, cuda:N"),
+        (["task.n_particles=5"], r"task.n_particles=5 is not a published variant; valid: 4, 8"),
+        (["task.dim=4"], r"task.dim=4 is not supported; valid: 2, 3"),
+        (["seed=0,1"], r"sweep.*bench run -m"),
+    ],
+)
+def test_bad_input_is_named(overrides, pattern):
+    with pytest.raises(BenchError, match=pattern):
+        compose(overrides)
+
+
+def test_sweep_expands_every_combination():
+    combos = expand_sweep(["task=spring,charge", "model=gnn,egnn", "seed=0,1"])
+    assert len(combos) == 8
+    assert ["task=charge", "model=egnn", "seed=1"] in combos
+    with pytest.raises(BenchError, match="unknown task 'sprong'"):
+        expand_sweep(["task=spring,sprong"])
