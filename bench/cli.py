@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -157,6 +158,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BenchError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `bench list | head`: the reader left; not an error of ours
+        sys.stdout = open(os.devnull, "w")  # keeps the interpreter's final flush quiet
+        return 0
     except KeyboardInterrupt:
         print("\ninterrupted: nothing half-written was kept; run the same command again to resume "
               "from the last finished epoch", file=sys.stderr)  # fmt: skip

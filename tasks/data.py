@@ -147,9 +147,15 @@ def generate_dataset(card, scale: str, root: str | Path = "data", force: bool = 
         with open(tmp / "dataset.npz", "wb") as f:
             np.savez(f, **arrays)
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
-        if path.exists():
+        if force and path.exists():
             shutil.rmtree(path)
         os.replace(tmp, path)
+    except OSError:
+        # Another process generated the same dataset meanwhile (the rename found a full folder).
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not (path / "manifest.json").exists():
+            raise
+        return load(card, scale, root)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -106,3 +106,20 @@ def test_interrupted_generation_leaves_nothing(tmp_path, monkeypatch):
     assert leftovers == []
     with pytest.raises(DataError, match="generate it with: bench data task=spring scale=tiny"):
         D.load(card, "tiny", root=tmp_path)
+
+
+def test_concurrent_generation_of_the_same_dataset(tmp_path, monkeypatch):
+    """A second process that finishes first: the rename finds a full folder; ours verifies and uses it."""
+    card = task_card("spring")
+    forces = D.family("forces")
+    original = forces.generate
+
+    def generate_while_another_process_does(card_, scale, progress=True):
+        monkeypatch.setattr(forces, "generate", original)
+        D.generate_dataset(card_, scale, root=tmp_path, progress=False)  # the other process
+        return original(card_, scale, progress=progress)
+
+    monkeypatch.setattr(forces, "generate", generate_while_another_process_does)
+    ds = D.generate_dataset(card, "tiny", root=tmp_path, progress=False)
+    assert ds.checksum == D.load(card, "tiny", root=tmp_path).checksum
+    assert [p.name for p in ds.path.parent.iterdir()] == ["tiny"]  # no temporary folder left
