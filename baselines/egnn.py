@@ -3,7 +3,7 @@ the variant with velocity.
 
 .. math::
     m_{ij} &= \phi_e(h_i, h_j, \lVert x_i - x_j \rVert^2, a_{ij}) \\
-    v_i &\leftarrow \phi_v(h_i)\, v_i
+    v_i &\leftarrow \phi_v(h_i)\, v_i^{0}
         + \tfrac{1}{|\mathcal N(i)|} \textstyle\sum_j (x_i - x_j)\, \phi_x(m_{ij}) \\
     x_i &\leftarrow x_i + v_i, \qquad h_i \leftarrow h_i + \phi_h(h_i, \textstyle\sum_j m_{ij})
 
@@ -37,17 +37,18 @@ class EGNNLayer(nn.Module):
         # Small initial coordinate updates keep the first forward passes stable (as in the reference).
         nn.init.xavier_uniform_(self.phi_x[-1].weight, gain=0.001)
 
-    def forward(self, batch: Batch, h: Tensor, x: Tensor, v: Tensor, edge_attr: Tensor):
+    def forward(self, batch: Batch, h: Tensor, x: Tensor, edge_attr: Tensor):
+        """One layer; the velocity term always scales the input velocity v⁰ (as in the paper)."""
         ops = batch.ops
         delta = ops.relative_position(x)
         dist2 = (delta * delta).sum(-1, keepdim=True)
         m = self.phi_e(torch.cat([ops.receivers(h), ops.senders(h), dist2, edge_attr], dim=-1))
         vector = delta * self.phi_x(m)
-        v = self.phi_v(h) * v + ops.mean_at_receivers(vector)
+        v = self.phi_v(h) * batch.velocity + ops.mean_at_receivers(vector)
         x = x + v
         if self.phi_h is not None:
             h = h + self.phi_h(torch.cat([h, ops.sum_at_receivers(m)], dim=-1))
-        return h, x, v, vector
+        return h, x, vector
 
 
 class EGNN(Model):
@@ -65,10 +66,10 @@ class EGNN(Model):
         speed = batch.velocity.norm(dim=-1, keepdim=True)
         h = self.embed(torch.cat([scalars, speed], dim=-1))
         edge_attr = ops.receivers(scalars) * ops.senders(scalars)
-        x, v = batch.position, batch.velocity
+        x = batch.position
         vectors: Tensor | None = None
         for layer in self.layers:
-            h, x, v, vector = layer(batch, h, x, v, edge_attr)
+            h, x, vector = layer(batch, h, x, edge_attr)
             vectors = vector if vectors is None else vectors + vector
         assert vectors is not None, "EGNN needs at least one layer"
         return x - batch.position, vectors
