@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
+from bench.pairs import ordered_pairs
+
 if TYPE_CHECKING:
     from bench.backends.base import GraphOps
 
@@ -93,8 +95,8 @@ class Batch:
 
 @lru_cache(maxsize=64)
 def _fully_connected_cpu(num_graphs: int, n: int) -> tuple[Tensor, Tensor]:
-    local_recv = torch.arange(n).repeat_interleave(n - 1)
-    local_send = torch.tensor([j for i in range(n) for j in range(n) if j != i], dtype=torch.long)
+    receivers, senders = ordered_pairs(n)
+    local_recv, local_send = torch.from_numpy(receivers.copy()), torch.from_numpy(senders.copy())
     offsets = (torch.arange(num_graphs) * n).repeat_interleave(n * (n - 1))
     edge_index = torch.stack([local_send.repeat(num_graphs) + offsets, local_recv.repeat(num_graphs) + offsets])
     graph = torch.arange(num_graphs).repeat_interleave(n)

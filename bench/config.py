@@ -78,10 +78,44 @@ def _choices(override) -> list[str]:
     return [override.get_value_element_as_str()]
 
 
-def validate(overrides: Sequence[str]) -> None:
-    """Raise a ``BenchError`` for any unknown group option, key or malformed override."""
+def _type_ok(value: object, default: object) -> bool:
+    """Whether an override value fits the type of the key's default (None and strings: anything)."""
+    if value is None or default is None:
+        return True
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(default, bool) and isinstance(value, bool)
+    if isinstance(default, int):
+        return isinstance(value, int)
+    if isinstance(default, float):
+        return isinstance(value, (int, float))
+    return True
+
+
+_KIND = {bool: "true or false", int: "an integer", float: "a number"}
+
+
+def _check_key(key: str, value: object, base: DictConfig, valid_keys: list[str], text: str) -> None:
+    if key not in valid_keys:
+        parent = key.rpartition(".")[0]
+        while parent and parent not in valid_keys:
+            parent = parent.rpartition(".")[0]
+        siblings = [k for k in valid_keys if k.rpartition(".")[0] == parent]
+        hint = suggest(key, valid_keys)
+        did_you_mean = f"; did you mean '{hint}'?" if hint else ";"
+        where = f" under {parent}" if parent else ""
+        raise BenchError(f"unknown key '{key}'{did_you_mean} valid keys{where}: {', '.join(siblings)}")
+    default = OmegaConf.select(base, key)
+    for v in value if isinstance(value, list) else [value]:
+        if not _type_ok(v, default):
+            kind = _KIND.get(type(default), type(default).__name__)
+            raise BenchError(f"bad value in '{text}': {key} must be {kind} (its default is {default!r})")
+
+
+def validate(overrides: Sequence[str]) -> list:
+    """Raise a ``BenchError`` for any unknown group option, key, badly typed value or malformed
+    override; return the parsed overrides. Sweeps are checked choice by choice."""
     parsed = _parse(overrides)
-    selected: dict[str, str] = {}
+    selected: dict[str, list[str]] = {}
     for o in parsed:
         if o.is_delete() or o.is_add() or o.is_force_add():
             raise BenchError(
@@ -93,21 +127,21 @@ def validate(overrides: Sequence[str]) -> None:
             for choice in _choices(o):
                 if choice not in valid:
                     raise unknown(o.key_or_group, choice, valid)
-            selected[o.key_or_group] = _choices(o)[0]
-    base = compose_unchecked([f"{g}={v}" for g, v in selected.items()])
-    valid_keys = _leaf_keys(base)
-    for o in parsed:
-        if o.key_or_group in GROUPS:
-            continue
-        if o.key_or_group not in valid_keys:
-            parent = o.key_or_group.rpartition(".")[0]
-            siblings = [k for k in valid_keys if k.rpartition(".")[0] == parent]
-            hint = suggest(o.key_or_group, valid_keys)
-            did_you_mean = f"; did you mean '{hint}'?" if hint else ";"
-            raise BenchError(
-                f"unknown key '{o.key_or_group}'{did_you_mean} valid keys"
-                f"{' under ' + parent if parent else ''}: {', '.join(siblings)}"
-            )
+            selected[o.key_or_group] = _choices(o)
+    keys = [o for o in parsed if o.key_or_group not in GROUPS]
+    if not keys:
+        return parsed
+    combos = list(itertools.product(*[[f"{g}={c}" for c in cs] for g, cs in selected.items()]))
+    for combo in combos:
+        base = compose_unchecked(list(combo))
+        valid_keys = _leaf_keys(base)
+        for o in keys:
+            values = list(o.sweep_iterator()) if o.is_sweep_override() else o.value()
+            try:
+                _check_key(o.key_or_group, values, base, valid_keys, o.input_line)
+            except BenchError as e:
+                raise BenchError(f"{e} (with {' '.join(combo)})" if len(combos) > 1 else str(e)) from None
+    return parsed
 
 
 def compose_unchecked(overrides: Sequence[str]) -> DictConfig:
@@ -124,9 +158,9 @@ def compose_unchecked(overrides: Sequence[str]) -> DictConfig:
 
 def compose(overrides: Sequence[str] = ()) -> DictConfig:
     """The full run configuration for ``overrides``, validated (a single run: no sweeps)."""
-    validate(overrides)
-    if any(o.is_sweep_override() for o in _parse(overrides)):
-        raise BenchError("this override list is a sweep (a value with commas); use `bench run -m ...`")
+    sweeps = [o.input_line for o in validate(overrides) if o.is_sweep_override()]
+    if sweeps:
+        raise BenchError(f"'{sweeps[0]}' is a sweep (several values); use `bench run -m ...` to run each")
     cfg = compose_unchecked(overrides)
     _check_values(cfg)
     return cfg
@@ -134,8 +168,7 @@ def compose(overrides: Sequence[str] = ()) -> DictConfig:
 
 def expand_sweep(overrides: Sequence[str]) -> list[list[str]]:
     """Every combination of a ``-m`` sweep, as plain override lists (``seed=0,1`` → two lists)."""
-    validate(overrides)
-    parsed = _parse(overrides)
+    parsed = validate(overrides)
     axes = [[f"{o.get_key_element()}={v}" for v in _choices(o)] for o in parsed]
     return [list(combo) for combo in itertools.product(*axes)]
 

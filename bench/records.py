@@ -7,10 +7,11 @@ import json
 import os
 import platform
 import sys
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from bench.io import atomic_write_text
 
 SCHEMA_VERSION = 1
 RECORD_NAME = "result.json"
@@ -23,28 +24,11 @@ REQUIRED_FIELDS = (
 )  # fmt: skip
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename: never a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a record is meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_record(path: Path, record: dict[str, Any]) -> Path:
     missing = [k for k in REQUIRED_FIELDS if k not in record]
     if missing:
         raise ValueError(f"result record is missing fields {missing}")
-    atomic_write_bytes(path, (json.dumps(record, indent=1, sort_keys=False) + "\n").encode())
-    return path
+    return atomic_write_text(path, json.dumps(record, indent=1) + "\n")
 
 
 def sha256_file(path: Path) -> str:

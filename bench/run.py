@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 from pathlib import Path
 from typing import Any
@@ -14,10 +13,11 @@ from omegaconf import DictConfig, OmegaConf
 
 from bench.backends import get_backend
 from bench.errors import BenchError
+from bench.io import atomic_write, atomic_write_text, save_npz
 from bench.records import (
     PREDICTIONS_NAME,
     RECORD_NAME,
-    atomic_write_bytes,
+    SCHEMA_VERSION,
     environment,
     now,
     sha256_file,
@@ -88,7 +88,7 @@ def run(cfg: DictConfig) -> Path:
     )  # fmt: skip
     directory = run_dir(cfg)
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "config.yaml").write_text(OmegaConf.to_yaml(cfg))
+    atomic_write_text(directory / "config.yaml", OmegaConf.to_yaml(cfg))
     if cfg.progress:
         print(f"{task.name} × {cfg.model.name} | scale {scale} | seed {cfg.seed} | backend {backend.name} | "
               f"device {device} | {model.num_parameters():,} parameters | {data.num_samples('train'):,} "
@@ -102,11 +102,9 @@ def run(cfg: DictConfig) -> Path:
     evaluator = fam.Evaluator(task)
     metrics = evaluator({f"{spec.target}_pred": pred, f"{spec.target}_true": true})
 
-    buffer = io.BytesIO()
-    np.savez(buffer, **{f"{spec.target}_pred": pred})
-    atomic_write_bytes(directory / PREDICTIONS_NAME, buffer.getvalue())
+    atomic_write(directory / PREDICTIONS_NAME, lambda f: save_npz(f, {f"{spec.target}_pred": pred}))
     record = {
-        "schema_version": 1,
+        "schema_version": SCHEMA_VERSION,
         "created": now(),
         "task": str(task.name),
         "task_family": str(task.family),

@@ -18,6 +18,7 @@ from torch import Tensor
 
 from bench.backends import Backend
 from bench.errors import BenchError, TrainingDiverged
+from bench.io import atomic_write
 from bench.model import Model, as_tensor
 
 
@@ -120,7 +121,8 @@ def train(
     state = {"epoch": 0, "best_val": math.inf, "best_epoch": -1, "bad_epochs": 0, "history": [], "time": 0.0}
     last_path, best_path = run_dir / "last.pt", run_dir / "best.pt"
     if resume and last_path.exists():
-        ckpt = torch.load(last_path, map_location=device, weights_only=False)
+        # On the CPU first: the generator state must stay a CPU tensor; load_state_dict moves the rest.
+        ckpt = torch.load(last_path, map_location="cpu", weights_only=False)
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
         sched.load_state_dict(ckpt["scheduler"])
@@ -181,7 +183,7 @@ def train(
         _atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
                       "generator": generator.get_state(), "state": state}, last_path)  # fmt: skip
 
-    model.load_state_dict(torch.load(best_path, map_location=device, weights_only=True))
+    model.load_state_dict(torch.load(best_path, map_location="cpu", weights_only=True))
     return TrainResult(
         best_epoch=state["best_epoch"], best_val_loss=state["best_val"], epochs_run=state["epoch"],
         stopped_early=stopped_early, train_time_s=state["time"], history=state["history"],
@@ -189,6 +191,4 @@ def train(
 
 
 def _atomic_save(obj: Any, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(obj, tmp)
-    tmp.replace(path)
+    atomic_write(path, lambda f: torch.save(obj, f))

@@ -17,6 +17,7 @@ Use the data without our models::
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import importlib
 import json
@@ -32,9 +33,12 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from bench.errors import DataError, unknown
+from bench.io import save_npz
 
 MANIFEST_SCHEMA = 1
-OFFICIAL_MANIFESTS = Path(__file__).resolve().parents[1] / "data" / "manifests"
+OFFICIAL_MANIFESTS = Path(__file__).resolve().parent / "manifests"
+"""The committed official manifests (``tasks/manifests`` links to ``data/manifests`` so that they ship
+as package data in a wheel too)."""
 FAMILY_MODULES = {"forces": "bench.tasks.forces"}
 
 
@@ -48,6 +52,8 @@ def family(name: str):
 def data_params(card, scale: str) -> dict[str, Any]:
     """The generator parameters that determine a dataset's bytes (a plain dict)."""
     gen = family(card.family)
+    if scale not in card.simulations:
+        raise unknown("scale", scale, card.simulations.keys())
     params = {k: OmegaConf.to_object(card[k]) if OmegaConf.is_config(card[k]) else card[k] for k in gen.DATA_KEYS}
     params["simulations"] = int(card.simulations[scale])
     return params
@@ -145,17 +151,18 @@ def generate_dataset(card, scale: str, root: str | Path = "data", force: bool = 
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
     try:
         with open(tmp / "dataset.npz", "wb") as f:
-            np.savez(f, **arrays)
+            save_npz(f, arrays)
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
         if force and path.exists():
             shutil.rmtree(path)
-        os.replace(tmp, path)
-    except OSError:
-        # Another process generated the same dataset meanwhile (the rename found a full folder).
-        shutil.rmtree(tmp, ignore_errors=True)
-        if not (path / "manifest.json").exists():
-            raise
-        return load(card, scale, root)
+        try:
+            os.replace(tmp, path)
+        except OSError as e:
+            if e.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+            # Another process generated the same dataset meanwhile: use (and verify) theirs.
+            shutil.rmtree(tmp, ignore_errors=True)
+            return load(card, scale, root)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -53,6 +53,16 @@ def test_run_every_system_and_model(task, model, tmp_path, data_root, capsys):
     assert Evaluator(task)({"acceleration_pred": pred, "acceleration_true": true}) == record["metrics"]
 
 
+@pytest.mark.parametrize("model", model_names())
+def test_run_eight_particles_in_three_dimensions(model, tmp_path, data_root, capsys):
+    code, out, err = _run(capsys, "run", "task=r2", "task.n_particles=8", "task.dim=3", f"model={model}",
+                          *_tiny(tmp_path, data_root))  # fmt: skip
+    assert code == 0, err
+    record = json.loads(open(out.strip().splitlines()[-1].removeprefix("result record: ")).read())
+    assert record["training"]["batch_size"] == 16  # the reference batch for 8 particles
+    assert record["config"]["task"]["n_particles"] == 8 and np.isfinite(record["metrics"]["mae"])
+
+
 def test_sweep(tmp_path, data_root, capsys):
     code, out, _ = _run(capsys, "run", "-m", "task=spring", "model=gnn,egnn", "seed=0,1", *_tiny(tmp_path, data_root))
     assert code == 0

@@ -62,7 +62,12 @@ def test_defaults_are_the_readme_command():
         (["device=gpu"], r"bad device 'gpu'; valid: auto, cpu, cuda, cuda:N"),
         (["task.n_particles=5"], r"task.n_particles=5 is not a published variant; valid: 4, 8"),
         (["task.dim=4"], r"task.dim=4 is not supported; valid: 2, 3"),
-        (["seed=0,1"], r"sweep.*bench run -m"),
+        (["seed=0,1"], r"'seed=0,1' is a sweep.*bench run -m"),
+        (["seed=abc"], r"bad value in 'seed=abc': seed must be an integer"),
+        (["model.train.lr=fast"], r"model.train.lr must be a number"),
+        (["progress=maybe"], r"progress must be true or false"),
+        (["foo.bar=1"], r"unknown key 'foo.bar'; valid keys: task, model, backend, scale, seed"),
+        (["model.hparam.x=1"], r"did you mean 'model.hparams'\? valid keys under model: .*model.hparams"),
     ],
 )
 def test_bad_input_is_named(overrides, pattern):
@@ -76,3 +81,6 @@ def test_sweep_expands_every_combination():
     assert ["task=charge", "model=egnn", "seed=1"] in combos
     with pytest.raises(BenchError, match="unknown task 'sprong'"):
         expand_sweep(["task=spring,sprong"])
+    assert len(expand_sweep(["model=gnn", "model.hparams.message_dim=2,100"])) == 2
+    with pytest.raises(BenchError, match=r"unknown key 'model.hparams.message_dim'.*\(with model=egnn\)"):
+        expand_sweep(["model=gnn,egnn", "model.hparams.message_dim=2"])

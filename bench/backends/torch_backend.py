@@ -10,11 +10,12 @@ from torch import Tensor
 
 from bench.backends.base import Backend, GraphOps
 from bench.batch import Batch
+from bench.pairs import ordered_pairs
 
 
 @lru_cache(maxsize=16)
 def _local_senders(n: int) -> Tensor:
-    return torch.tensor([j for i in range(n) for j in range(n) if j != i], dtype=torch.long)
+    return torch.from_numpy(ordered_pairs(n)[1].copy())
 
 
 class DenseOps(GraphOps):

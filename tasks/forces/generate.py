@@ -55,11 +55,10 @@ def generate(card, scale: str, progress: bool = True) -> tuple[dict[str, np.ndar
         todo = todo[out["energy_drift"] > float(card.energy_tolerance)]
         if todo.size == 0:
             break
-    dropped = set(todo.tolist())
 
     arrays: dict[str, np.ndarray] = {}
     for split, sims in split_simulations(n_sims, card.split, int(card.data_seed)).items():
-        keep = np.array([s for s in sims if s not in dropped], dtype=np.int64)
+        keep = sims[~np.isin(sims, todo)]
         x = pos[keep].astype(np.float32)
         v = vel[keep].astype(np.float32)
         q = state["charge"][keep].astype(np.float32)
@@ -73,15 +72,15 @@ def generate(card, scale: str, progress: bool = True) -> tuple[dict[str, np.ndar
             f"{split}/charge": q, f"{split}/mass": m, f"{split}/simulation": keep,
             f"{split}/energy_drift": drift[keep],
         })  # fmt: skip
-    kept = np.array(sorted(set(range(n_sims)) - dropped), dtype=np.int64)
+    kept = np.setdiff1d(np.arange(n_sims), todo)
     info = {
         "dt": potential.dt,
         "simulations": n_sims,
         "snapshots_per_simulation": n_frames,
         "substep_levels": [int(card.substeps) * f for f in REFINEMENT],
         "reintegrated": int((level[kept] > 0).sum()),
-        "dropped": len(dropped),
-        "dropped_simulations": sorted(int(s) for s in dropped),
+        "dropped": int(todo.size),
+        "dropped_simulations": [int(s) for s in todo],
         "energy_drift_median": float(np.median(drift[kept])) if kept.size else None,
         "energy_drift_max": float(drift[kept].max()) if kept.size else None,
     }

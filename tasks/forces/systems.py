@@ -7,7 +7,8 @@ acceleration is the summed force over the mass (plus a velocity damping for ``da
 Arithmetic rules that make the bytes reproducible: float64 throughout; only ``+ - * /`` and ``sqrt``
 (correctly rounded in IEEE 754) touch the state; sums over particles are explicit additions in a
 fixed order (no reductions whose order a SIMD kernel may choose); ``exp`` (for the masses) goes
-through the C library one number at a time.
+through the C library one number at a time. The energy bookkeeping (``energy``) does use reductions
+and ``log``: it only decides which simulations are re-integrated, never touches a stored value.
 """
 
 from __future__ import annotations
@@ -18,11 +19,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bench.pairs import ordered_pairs
+
 SOFTENING = 0.01
 """Added to every pair distance: ``r' = r + 0.01`` (Cranmer et al.)."""
 
 DAMPING_RATE = 0.1
-"""``damped``: every particle feels ``a -= DAMPING_RATE * v`` (the same rate for all particles)."""
+"""``damped``: every particle feels ``a -= 0.1 v`` (the same rate for every particle; the reference
+code of Cranmer et al. damps particles unevenly)."""
 
 
 @dataclass(frozen=True)
@@ -36,7 +40,12 @@ class Potential:
     """V(r', q_i, q_j, m_i, m_j): the pair energy (for ``discontinuous``, its continuous part)."""
     derivative: Callable[..., np.ndarray]
     """dV/dr'(r', q_i, q_j, m_i, m_j)."""
-    conservative: bool = True
+    damping: float = 0.0
+    """Velocity damping rate: ``a -= damping * v`` (not a pair force)."""
+
+    @property
+    def conservative(self) -> bool:
+        return self.damping == 0.0
 
 
 def _spring_V(rp, qi, qj, mi, mj):
@@ -98,7 +107,7 @@ POTENTIALS: dict[str, Potential] = {
         Potential("r2", 1e-3, r"-m_i m_j / r'", _r2_V, _r2_dV),
         Potential("charge", 1e-3, r"q_i q_j / r'", _charge_V, _charge_dV),
         Potential("superposition", 1e-3, r"q_i q_j / r' - m_i m_j / r'", _superposition_V, _superposition_dV),
-        Potential("damped", 2e-2, r"(r'-1)^2,\ a \mathrel{-}= 0.1\,v", _spring_V, _spring_dV, conservative=False),
+        Potential("damped", 2e-2, r"(r'-1)^2,\ a \mathrel{-}= 0.1\,v", _spring_V, _spring_dV, DAMPING_RATE),
         Potential("discontinuous", 1e-2, r"0 \ (r'<2),\ (r'-1)^2", _discontinuous_V, _discontinuous_dV),
     ]
 }
@@ -112,16 +121,6 @@ def get_potential(system: str) -> Potential:
 
         raise unknown("system", system, SYSTEMS)
     return POTENTIALS[system]
-
-
-def ordered_pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Receivers and senders of every ordered pair ``i != j``, receiver-major: (i, j) for j != i ascending.
-
-    This is also the edge order of a fully connected graph in ``bench.batch``.
-    """
-    receivers = np.repeat(np.arange(n), n - 1)
-    senders = np.array([j for i in range(n) for j in range(n) if j != i], dtype=np.int64)
-    return receivers, senders
 
 
 def pair_forces(system: str, pos: np.ndarray, charge: np.ndarray, mass: np.ndarray) -> np.ndarray:
@@ -154,8 +153,9 @@ def accelerations(system: str, pos: np.ndarray, vel: np.ndarray, charge: np.ndar
     for k in range(1, n - 1):  # a fixed order of additions, so the bytes never depend on a kernel
         total = total + forces[..., k, :]
     acc = total / mass[..., None]
-    if system == "damped":
-        acc = acc - DAMPING_RATE * vel
+    damping = get_potential(system).damping
+    if damping:
+        acc = acc - damping * vel
     return acc
 
 
@@ -200,6 +200,7 @@ def integrate(
     """
     from tqdm.auto import tqdm
 
+    damping = get_potential(system).damping
     x, v = state["pos"].copy(), state["vel"].copy()
     q, m = state["charge"], state["mass"]
     h = dt / substeps
@@ -220,9 +221,9 @@ def integrate(
         for _ in range(substeps):
             v_half = v + (0.5 * h) * a
             x = x + h * v_half
-            if system == "damped":
+            if damping:
                 # Work done against friction over the substep, at the midpoint velocity.
-                dissipated = dissipated + h * DAMPING_RATE * (m * (v_half * v_half).sum(-1)).sum(-1)
+                dissipated = dissipated + h * damping * (m * (v_half * v_half).sum(-1)).sum(-1)
             a = accelerations(system, x, v_half, q, m)
             v = v_half + (0.5 * h) * a
     drift = np.abs(energies - energies[:, :1]).max(1) / np.maximum(kinetic.mean(1), 1e-12)

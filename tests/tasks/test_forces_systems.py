@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
+import forces_reference as ref
 import numpy as np
 import pytest
 
 from bench.tasks.forces import systems as S
-
-
-def _total_potential(system, pos, charge, mass):
-    return S.energy(system, pos, np.zeros_like(pos), charge, mass)[1]
 
 
 def _random_state(n, d, seed, spread=1.5):
@@ -23,31 +20,31 @@ def _random_state(n, d, seed, spread=1.5):
 
 @pytest.mark.parametrize("system", S.SYSTEMS)
 @pytest.mark.parametrize("n,d", [(4, 2), (8, 3)])
-def test_acceleration_is_minus_gradient_of_potential_over_mass(system, n, d):
+def test_acceleration_is_minus_gradient_of_the_design_potential_over_mass(system, n, d):
     pos, vel, charge, mass = _random_state(n, d, seed=1)
-    if system == "discontinuous":
-        # stay away from the kink at r' = 2, where a finite difference straddles two branches
-        for _ in range(50):
-            iu, ju = np.triu_indices(n, 1)
-            rp = np.linalg.norm(pos[:, iu] - pos[:, ju], axis=-1) + S.SOFTENING
-            bad = (np.abs(rp - 2.0) < 1e-3).any(1)
-            if not bad.any():
-                break
-            pos[bad] += 0.01
+    keep = ~ref.near_kink(pos) if system == "discontinuous" else np.ones(len(pos), dtype=bool)
+    assert keep.sum() >= 15
+    pos, vel, charge, mass = pos[keep], vel[keep], charge[keep], mass[keep]
     acc = S.accelerations(system, pos, vel, charge, mass)
-    h = 1e-6
-    grad = np.zeros_like(pos)
-    for i in range(n):
-        for k in range(d):
-            plus, minus = pos.copy(), pos.copy()
-            plus[:, i, k] += h
-            minus[:, i, k] -= h
-            grad[:, i, k] = (_total_potential(system, plus, charge, mass)
-                             - _total_potential(system, minus, charge, mass)) / (2 * h)  # fmt: skip
-    expected = -grad / mass[..., None]
-    if system == "damped":
-        expected = expected - S.DAMPING_RATE * vel
-    np.testing.assert_allclose(acc, expected, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(acc, ref.acceleration(system, pos, vel, charge, mass), rtol=1e-6, atol=1e-6)
+
+
+def test_labels_of_every_dataset_are_the_design_accelerations(data_root):
+    """The stored label equals -∇V/m of the stored (float32) state, for every system."""
+    from bench.config import task_card
+    from bench.tasks.data import generate_dataset
+
+    for system in S.SYSTEMS:
+        test = generate_dataset(task_card(system), "tiny", root=data_root, progress=False).split("test")
+        T = test["position"].shape[1]
+        pos = test["position"][:, ::10].reshape(-1, 4, 2).astype(float)
+        vel = test["velocity"][:, ::10].reshape(-1, 4, 2).astype(float)
+        q = np.repeat(test["charge"], (T + 9) // 10, axis=0).astype(float)
+        m = np.repeat(test["mass"], (T + 9) // 10, axis=0).astype(float)
+        keep = ~ref.near_kink(pos) if system == "discontinuous" else slice(None)
+        expected = ref.acceleration(system, pos[keep], vel[keep], q[keep], m[keep])
+        label = test["acceleration"][:, ::10].reshape(-1, 4, 2)[keep]
+        np.testing.assert_allclose(label, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
 
 
 @pytest.mark.parametrize("system", [s for s in S.SYSTEMS if S.POTENTIALS[s].conservative])
@@ -64,6 +61,25 @@ def test_energy_and_momentum_conserved(system):
     momentum = (state["mass"][:, None, :, None] * out["vel"]).sum(2)  # (S, T, d)
     scale = np.abs(state["mass"][:, :, None] * state["vel"]).sum(1).max()
     assert np.abs(momentum - momentum[:, :1]).max() < 1e-9 * max(scale, 1.0)
+
+
+@pytest.mark.parametrize("system", S.SYSTEMS)
+def test_every_kept_simulation_of_a_dataset_is_within_the_energy_tolerance(system, data_root):
+    """The generator's own integrator and refinement ladder: every simulation it keeps conserves
+    energy (with friction's work for `damped`) within the card's tolerance; the momentum of every
+    conservative one is conserved to rounding."""
+    from bench.config import task_card
+    from bench.tasks.data import generate_dataset
+
+    card = task_card(system)
+    ds = generate_dataset(card, "tiny", root=data_root, progress=False)
+    for split in ("train", "val", "test"):
+        s = ds.split(split)
+        assert (s["energy_drift"] <= card.energy_tolerance).all()
+        if S.POTENTIALS[system].conservative:
+            p = (s["mass"][:, None, :, None].astype(float) * s["velocity"].astype(float)).sum(2)
+            scale = np.abs(s["mass"][:, None, :, None] * s["velocity"]).sum(2).max()
+            assert np.abs(p - p[:, :1]).max() < 1e-5 * scale  # float32 storage rounding
 
 
 def test_damped_loses_energy_that_friction_accounts_for():
