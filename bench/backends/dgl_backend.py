@@ -35,7 +35,9 @@ def import_dgl():
         return sys.modules["dgl"]
     except ImportError as e:
         if importlib.util.find_spec("dgl") is None:
-            raise BenchError(f"backend 'dgl' needs DGL, which is not installed; install it with: {INSTALL_HINT}") from None
+            raise BenchError(
+                f"backend 'dgl' needs DGL, which is not installed; install it with: {INSTALL_HINT}"
+            ) from None
         first_error = e
     for name in [m for m in sys.modules if m == "dgl" or m.startswith("dgl.")]:
         del sys.modules[name]  # forget the half-imported package

@@ -123,9 +123,9 @@ def test_parity_on_real_batches(model_name, backend, data_root):
 def test_dense_three_dimensional_batch(backend):
     model = _model("egnn", n=8, d=3)
     g = torch.Generator().manual_seed(5)
-    batch = from_dense(torch.randn(7, 8, 3, generator=g, dtype=torch.float64),
-                       torch.randn(7, 8, 3, generator=g, dtype=torch.float64),
-                       {"charge": torch.ones(7, 8, dtype=torch.float64), "mass": torch.ones(7, 8, dtype=torch.float64)})  # fmt: skip
-    _assert_same(_evaluate(model, random_graph_batch(0, 3), "torch"), _evaluate(model, random_graph_batch(0, 3), backend),
-                 f"egnn 3-D random on {backend}")  # fmt: skip
+    ones = torch.ones(7, 8, dtype=torch.float64)
+    dense = torch.randn(2, 7, 8, 3, generator=g, dtype=torch.float64)
+    batch = from_dense(dense[0], dense[1], {"charge": ones, "mass": ones})
+    random = random_graph_batch(0, 3)
+    _assert_same(_evaluate(model, random, "torch"), _evaluate(model, random, backend), f"egnn 3-D random on {backend}")
     _assert_same(_evaluate(model, batch, "torch"), _evaluate(model, batch, backend), f"egnn 3-D dense on {backend}")
