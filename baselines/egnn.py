@@ -23,7 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from bench.batch import Batch
-from bench.model import Model, TaskSpec, mlp
+from bench.model import Model, TaskSpec, mlp, pair_linear
 
 
 class EGNNLayer(nn.Module):
@@ -42,7 +42,8 @@ class EGNNLayer(nn.Module):
         ops = batch.ops
         delta = ops.relative_position(x)
         dist2 = (delta * delta).sum(-1, keepdim=True)
-        m = self.phi_e(torch.cat([ops.receivers(h), ops.senders(h), dist2, edge_attr], dim=-1))
+        # phi_e([h_i, h_j, |x_i - x_j|^2, a_ij]), its first layer split into per-node products
+        m = self.phi_e[1:](pair_linear(self.phi_e[0], ops, h, torch.cat([dist2, edge_attr], dim=-1)))
         vector = delta * self.phi_x(m)
         v = self.phi_v(h) * batch.velocity + ops.mean_at_receivers(vector)
         x = x + v

@@ -116,5 +116,16 @@ def mlp(sizes: list[int], activation: type[nn.Module] = nn.ReLU, final_activatio
     return nn.Sequential(*layers)
 
 
+def pair_linear(layer: nn.Linear, ops, x: Tensor, edge_features: Tensor | None = None) -> Tensor:
+    """``layer([x_i, x_j, edge_features])`` for every edge, with the same weights, computed as
+    ``W_i x_i + W_j x_j (+ W_e e_ij)``: the node parts on N nodes rather than E edges."""
+    F = x.shape[-1]
+    W = layer.weight
+    out = ops.combine(nn.functional.linear(x, W[:, :F], layer.bias), nn.functional.linear(x, W[:, F : 2 * F]))
+    if edge_features is not None:
+        out = out + nn.functional.linear(edge_features, W[:, 2 * F :])
+    return out
+
+
 def as_tensor(x: Tensor | float, like: Tensor) -> Tensor:
     return x if isinstance(x, Tensor) else torch.as_tensor(x, dtype=like.dtype, device=like.device)

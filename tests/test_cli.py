@@ -63,6 +63,17 @@ def test_run_eight_particles_in_three_dimensions(model, tmp_path, data_root, cap
     assert record["config"]["task"]["n_particles"] == 8 and np.isfinite(record["metrics"]["mae"])
 
 
+@pytest.mark.parametrize("backend", ["auto", "torch", "pyg", "dgl"])
+def test_run_on_every_backend_records_it(backend, tmp_path, data_root, capsys):
+    from bench.backends import resolve
+
+    code, out, err = _run(capsys, "run", "task=spring", "model=egnn", f"backend={backend}", *_tiny(tmp_path, data_root))
+    assert code == 0, err
+    record = json.loads(open(out.strip().splitlines()[-1].removeprefix("result record: ")).read())
+    assert record["backend"] == resolve(backend) and record["backend"] != "auto"
+    assert record["config"]["backend"]["name"] == backend
+
+
 def test_sweep(tmp_path, data_root, capsys):
     code, out, _ = _run(capsys, "run", "-m", "task=spring", "model=gnn,egnn", "seed=0,1", *_tiny(tmp_path, data_root))
     assert code == 0

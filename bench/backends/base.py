@@ -38,6 +38,11 @@ class GraphOps(ABC):
         """Mean over the incoming edges (0 for a node without any): (E, F) → (N, F)."""
         return self.sum_at_receivers(messages) / self.degree().clamp(min=1)
 
+    def combine(self, at_receivers: Tensor, at_senders: Tensor) -> Tensor:
+        """a_i + b_j for every edge: two (N, F) → (E, F). A linear layer on ``[x_i, x_j]`` is
+        ``combine(W_1 x, W_2 x)``, computed on N nodes instead of E edges."""
+        return self.receivers(at_receivers) + self.senders(at_senders)
+
     def relative_position(self, position: Tensor) -> Tensor:
         """x_i - x_j for every edge (plus the periodic shift, if any): (N, d) → (E, d)."""
         delta = self.receivers(position) - self.senders(position)

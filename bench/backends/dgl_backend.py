@@ -100,6 +100,13 @@ class DGLOps(GraphOps):
     def senders(self, x: Tensor) -> Tensor:
         return self._edges(fn.copy_u("x", "e"), x)
 
+    def combine(self, at_receivers: Tensor, at_senders: Tensor) -> Tensor:
+        g = self.graph
+        with g.local_scope():
+            g.ndata["a"], g.ndata["b"] = at_receivers, at_senders
+            g.apply_edges(fn.v_add_u("a", "b", "e"))
+            return g.edata["e"]
+
     def relative_position(self, position: Tensor) -> Tensor:
         delta = self._edges(fn.v_sub_u("x", "x", "e"), position)
         if self.batch.edge_shift is not None:

@@ -36,6 +36,11 @@ class DenseOps(GraphOps):
         F = x.shape[-1]
         return x.view(self.B, self.n, F).index_select(1, self._send).reshape(-1, F)
 
+    def combine(self, at_receivers: Tensor, at_senders: Tensor) -> Tensor:
+        F = at_receivers.shape[-1]
+        a = at_receivers.view(self.B, self.n, 1, F)
+        return (a + self.senders(at_senders).view(self.B, self.n, self.n - 1, F)).view(-1, F)
+
     def sum_at_receivers(self, messages: Tensor) -> Tensor:
         F = messages.shape[-1]
         return messages.view(self.B, self.n, self.n - 1, F).sum(2).reshape(-1, F)

@@ -129,3 +129,24 @@ def test_dense_three_dimensional_batch(backend):
     random = random_graph_batch(0, 3)
     _assert_same(_evaluate(model, random, "torch"), _evaluate(model, random, backend), f"egnn 3-D random on {backend}")
     _assert_same(_evaluate(model, batch, "torch"), _evaluate(model, batch, backend), f"egnn 3-D dense on {backend}")
+
+
+def test_missing_library_says_how_to_install(monkeypatch):
+    import importlib.util
+
+    from bench.backends import resolve
+    from bench.errors import BenchError
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "dgl" else real(name, *a))
+    with pytest.raises(BenchError, match=r"backend 'dgl' needs dgl, which is not installed; install it with: "
+                                         r'pip install torch==2.13.0 -e "\.\[dgl\]"'):  # fmt: skip
+        resolve("dgl")
+    assert resolve("auto") in ("torch", "pyg")  # auto never picks a backend that is not installed
+
+
+def test_dgl_imports_on_this_torch_without_graphbolt():
+    from bench.backends.dgl_backend import import_dgl
+
+    dgl = import_dgl()
+    assert hasattr(dgl, "graph") and dgl.__version__.startswith("2.")

@@ -1,0 +1,54 @@
+"""asv: one training step (forward, backward, Adam) of every model on every installed backend, at
+the model card's batch size; and the reference implementations of the step-time comparisons."""
+
+from __future__ import annotations
+
+import torch
+
+from bench.backends import installed
+from bench.registry import model_names
+from benchmarks.common import EGNN_NBODY, model_for, our_step, plain_step, random_batch
+from benchmarks.references import ScatterEGNN, plain_pyg_gnn
+
+
+class TrainStep:
+    params = (list(model_names()), list(installed()))
+    param_names = ["model", "backend"]
+    timeout = 120
+
+    def setup(self, model, backend):
+        net, cfg, graphs = model_for(model)
+        self.step = our_step(net, random_batch(graphs, int(cfg.task.n_particles), int(cfg.task.dim)), backend)
+        self.step()
+
+    def time_step(self, model, backend):
+        self.step()
+
+
+class ReferenceStep:
+    params = ["plain-pyg-gnn", "scatter-egnn", "ours-gnn", "ours-egnn-nbody5"]
+    param_names = ["implementation"]
+    timeout = 120
+
+    def setup(self, implementation):
+        if implementation in ("plain-pyg-gnn", "ours-gnn"):
+            net, _, graphs = model_for("gnn")
+            batch = random_batch(graphs, 4, 2)
+            if implementation == "ours-gnn":
+                self.step = our_step(net, batch, "torch")
+            else:
+                x = torch.cat([batch.position, batch.velocity, batch.node_scalars(("charge", "mass"))], dim=1)
+                self.step = plain_step(plain_pyg_gnn(6, 2), (x, batch.edge_index), batch.targets["acceleration"])
+        else:
+            n, d, graphs = EGNN_NBODY
+            batch = random_batch(graphs, n, d)
+            if implementation == "ours-egnn-nbody5":
+                net, _, _ = model_for("egnn", ["task=charge", "task.n_particles=8", f"task.dim={d}"])
+                self.step = our_step(net, batch, "torch")
+            else:
+                inputs = (batch.position, batch.velocity, batch.node_scalars(("charge", "mass")), batch.edge_index)
+                self.step = plain_step(ScatterEGNN(2), inputs, batch.targets["acceleration"])
+        self.step()
+
+    def time_step(self, implementation):
+        self.step()

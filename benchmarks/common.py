@@ -1,0 +1,88 @@
+"""Shared set-up of the speed benchmarks (asv suite and the step-time script): one training step of
+a registered model on a backend, at the model card's batch size for its task."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import torch
+
+from bench.backends import get_backend
+from bench.batch import Batch, from_dense
+from bench.config import compose
+from bench.run import build_model
+from bench.tasks.data import family
+
+# model → (task overrides, graphs per batch): the cards' reference batches
+STEP_SETTINGS = {
+    "gnn": (["task=spring", "task.n_particles=4", "task.dim=2"], 64),
+    "egnn": (["task=charge", "task.n_particles=4", "task.dim=2"], 64),
+}
+# The issue's settings for the comparisons with the reference implementations.
+EGNN_NBODY = (5, 3, 100)  # particles, dimensions, graphs per batch
+
+
+def random_batch(num_graphs: int, n: int, d: int, seed: int = 0) -> Batch:
+    g = torch.Generator().manual_seed(seed)
+    return from_dense(
+        torch.randn(num_graphs, n, d, generator=g),
+        torch.randn(num_graphs, n, d, generator=g),
+        {
+            "charge": torch.randint(0, 2, (num_graphs, n), generator=g).float() * 2 - 1,
+            "mass": torch.randn(num_graphs, n, generator=g).exp(),
+        },  # fmt: skip
+        targets={"acceleration": torch.randn(num_graphs, n, d, generator=g)},
+    )
+
+
+def model_for(name: str, overrides: list[str] | None = None):
+    task_overrides, graphs = STEP_SETTINGS.get(name, (["task=spring"], 64))
+    cfg = compose([f"model={name}", *(overrides or task_overrides)])
+    torch.manual_seed(0)
+    model = build_model(cfg, family(cfg.task.family).task_spec(cfg.task))
+    return model, cfg, graphs
+
+
+def our_step(model, batch: Batch, backend_name: str) -> Callable[[], None]:
+    """forward, L1 loss, backward, Adam step: binding the batch to the backend is part of the step."""
+    backend = get_backend(backend_name)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    target = batch.targets["acceleration"]
+
+    def step():
+        out = model(backend.bind(batch))
+        loss = (out - target).abs().mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def plain_step(module, inputs: tuple, target) -> Callable[[], None]:
+    opt = torch.optim.Adam(module.parameters(), lr=1e-4)
+
+    def step():
+        loss = (module(*inputs) - target).abs().mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def measure_interleaved(steps: dict[str, Callable[[], None]], rounds: int = 15, per_round: int = 20, warmup: int = 10):
+    """Median seconds per step of each candidate; candidates alternate within every round, so a
+    change of machine load hits them alike."""
+    for step in steps.values():
+        for _ in range(warmup):
+            step()
+    samples: dict[str, list[float]] = {k: [] for k in steps}
+    for _ in range(rounds):
+        for name, step in steps.items():
+            t0 = time.perf_counter()
+            for _ in range(per_round):
+                step()
+            samples[name].append((time.perf_counter() - t0) / per_round)
+    return {k: sorted(v)[len(v) // 2] for k, v in samples.items()}
