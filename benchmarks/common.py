@@ -13,6 +13,7 @@ from bench.batch import Batch, from_dense
 from bench.config import compose
 from bench.run import build_model
 from bench.tasks.data import family
+from bench.train import make_optimizer
 
 # model → (task overrides, graphs per batch): the cards' reference batches
 STEP_SETTINGS = {
@@ -36,6 +37,29 @@ def random_batch(num_graphs: int, n: int, d: int, seed: int = 0) -> Batch:
     )
 
 
+def sparse_batch(num_nodes: int = 2000, degree: int = 16, d: int = 2, seed: int = 0) -> Batch:
+    """A batch of 10 random sparse graphs (each node receives about ``degree`` edges from nodes of its
+    graph; receivers unsorted), the shape of the radius graphs of larger systems."""
+    g = torch.Generator().manual_seed(seed)
+    per_graph = num_nodes // 10
+    recv = torch.arange(num_nodes).repeat_interleave(degree)
+    graph_start = (recv // per_graph) * per_graph
+    send = graph_start + torch.randint(0, per_graph, (recv.numel(),), generator=g)
+    keep = send != recv
+    perm = torch.randperm(int(keep.sum()), generator=g)
+    edge_index = torch.stack([send[keep], recv[keep]])[:, perm]
+    return Batch(
+        position=torch.randn(num_nodes, d, generator=g),
+        velocity=torch.randn(num_nodes, d, generator=g),
+        attributes={"charge": torch.ones(num_nodes), "mass": torch.ones(num_nodes)},
+        edge_index=edge_index,
+        graph=torch.arange(num_nodes) // per_graph,
+        num_graphs=10,
+        particle=torch.arange(num_nodes),
+        targets={"acceleration": torch.randn(num_nodes, d, generator=g)},
+    )
+
+
 def model_for(name: str, overrides: list[str] | None = None):
     task_overrides, graphs = STEP_SETTINGS.get(name, (["task=spring"], 64))
     cfg = compose([f"model={name}", *(overrides or task_overrides)])
@@ -44,10 +68,11 @@ def model_for(name: str, overrides: list[str] | None = None):
     return model, cfg, graphs
 
 
-def our_step(model, batch: Batch, backend_name: str) -> Callable[[], None]:
-    """forward, L1 loss, backward, Adam step: binding the batch to the backend is part of the step."""
+def our_step(model, batch: Batch, backend_name: str, optimizer: bool = True) -> Callable[[], None]:
+    """forward, L1 loss, backward and (if ``optimizer``) the training loop's Adam step; binding the
+    batch to the backend is part of the step."""
     backend = get_backend(backend_name)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    opt = make_optimizer(model, "adam", lr=1e-4)
     target = batch.targets["acceleration"]
 
     def step():
@@ -55,19 +80,22 @@ def our_step(model, batch: Batch, backend_name: str) -> Callable[[], None]:
         loss = (out - target).abs().mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        opt.step()
+        if optimizer:
+            opt.step()
 
     return step
 
 
-def plain_step(module, inputs: tuple, target) -> Callable[[], None]:
+def plain_step(module, inputs: tuple, target, optimizer: bool = True) -> Callable[[], None]:
+    """The same for a reference implementation, with PyTorch's default Adam (as plain code has it)."""
     opt = torch.optim.Adam(module.parameters(), lr=1e-4)
 
     def step():
         loss = (module(*inputs) - target).abs().mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        opt.step()
+        if optimizer:
+            opt.step()
 
     return step
 
