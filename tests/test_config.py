@@ -51,7 +51,7 @@ def test_defaults_are_the_readme_command():
         ),
         (["model=egn"], r"unknown model 'egn'; did you mean 'egnn'\? valid: .*gnn"),
         (["scale=huge"], r"unknown scale 'huge'; valid: paper, quick, tiny"),
-        (["backend=jax"], r"unknown backend 'jax'; valid: auto, torch"),
+        (["backend=jax"], r"unknown backend 'jax'; valid: auto, dgl, pyg, torch"),
         (["sede=1"], r"unknown key 'sede'; did you mean 'seed'\? valid keys: .*seed"),
         (
             ["model.hparams.hiden=3"],

@@ -30,7 +30,11 @@ BACKENDS = {
 INSTALL = {"pyg": 'pip install torch==2.13.0 -e ".[pyg]"', "dgl": 'pip install torch==2.13.0 -e ".[dgl]"'}
 
 AUTO_ORDER = ("torch", "pyg", "dgl")
-"""Fastest first, as measured for every shipped model (see benchmarks/step_times.py and the README)."""
+"""Fastest first. Measured with ``python -m benchmarks.step_times`` on the 2-core CPU machine
+(training step, ms; torch / pyg / dgl): egnn fully connected 64 x 4: 5.49 / 5.52 / 8.57; egnn sparse
+2000 nodes: 107.6 / 108.4 / 107.2; gnn fully connected 64 x 4: 8.44 / 8.28 / 8.63; gnn sparse:
+383 / 382 / 391. torch is the fastest or within 2 % of it for every model and graph kind, and needs
+no extra library, so one order serves both kinds."""
 
 
 def installed() -> tuple[str, ...]:
