@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import replace
 
 from torch import Tensor
 
@@ -51,11 +52,17 @@ class GraphOps(ABC):
         return delta
 
 
-class Backend(ABC):
-    """A message-passing library: binds ``GraphOps`` to batches."""
+class Backend:
+    """A message-passing library: binds its ``GraphOps`` to batches."""
 
     name: str
+    ops: type[GraphOps]
 
-    @abstractmethod
+    def ops_for(self, batch: Batch) -> type[GraphOps]:
+        return self.ops
+
     def bind(self, batch: Batch) -> Batch:
-        """The batch with ``batch.ops`` set to this backend's operations over its edges."""
+        """A copy of the batch with ``batch.ops`` set to this backend's operations over its edges."""
+        bound = replace(batch)
+        bound.ops = self.ops_for(batch)(bound)
+        return bound

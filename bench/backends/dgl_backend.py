@@ -12,10 +12,8 @@ from __future__ import annotations
 import importlib
 import sys
 import types
-from dataclasses import replace
 from functools import lru_cache
 
-import torch
 from torch import Tensor
 
 from bench.backends.base import Backend, GraphOps
@@ -132,11 +130,7 @@ class DGLOps(GraphOps):
 
 class DGLBackend(Backend):
     name = "dgl"
-
-    def bind(self, batch: Batch) -> Batch:
-        bound = replace(batch)
-        bound.ops = DGLOps(bound)
-        return bound
+    ops = DGLOps
 
 
-__all__ = ["DGLBackend", "DGLOps", "import_dgl", "to_dgl", "torch"]
+__all__ = ["DGLBackend", "DGLOps", "import_dgl", "to_dgl"]

@@ -3,13 +3,10 @@ aggregation modules (``torch_geometric.nn.aggr``) for the reduction at the recei
 
 from __future__ import annotations
 
-from dataclasses import replace
-
-import torch
 from torch import Tensor
 
-from bench.backends.base import Backend, GraphOps
-from bench.batch import Batch
+from bench.backends.base import Backend
+from bench.backends.torch_backend import IndexOps
 from bench.errors import BenchError
 
 try:
@@ -24,20 +21,9 @@ except ImportError as e:  # pragma: no cover - exercised where PyG is absent
 _SUM, _MEAN = SumAggregation(), MeanAggregation()
 
 
-class PyGOps(GraphOps):
-    """``x_i``/``x_j`` by ``index_select`` on the edge index (PyG's ``MessagePassing._lift``), sums and
-    means by PyG's ``SumAggregation``/``MeanAggregation`` over the receivers."""
-
-    def __init__(self, batch: Batch):
-        super().__init__(batch)
-        self.send, self.recv = batch.edge_index[0], batch.edge_index[1]
-        self._degree: Tensor | None = None
-
-    def receivers(self, x: Tensor) -> Tensor:
-        return x.index_select(0, self.recv)
-
-    def senders(self, x: Tensor) -> Tensor:
-        return x.index_select(0, self.send)
+class PyGOps(IndexOps):
+    """``x_i``/``x_j`` by ``index_select`` on the edge index (what PyG's ``MessagePassing._lift`` does,
+    shared with the torch index path), sums and means by PyG's ``SumAggregation``/``MeanAggregation``."""
 
     def sum_at_receivers(self, messages: Tensor) -> Tensor:
         return _SUM(messages, index=self.recv, dim_size=self.batch.num_nodes, dim=0)
@@ -54,11 +40,7 @@ class PyGOps(GraphOps):
 
 class PyGBackend(Backend):
     name = "pyg"
-
-    def bind(self, batch: Batch) -> Batch:
-        bound = replace(batch)
-        bound.ops = PyGOps(bound)
-        return bound
+    ops = PyGOps
 
 
-__all__ = ["PyGBackend", "PyGOps", "torch"]
+__all__ = ["PyGBackend", "PyGOps"]

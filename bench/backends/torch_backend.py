@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from functools import lru_cache
 
 import torch
@@ -76,8 +75,7 @@ class IndexOps(GraphOps):
 
 class TorchBackend(Backend):
     name = "torch"
+    ops = IndexOps
 
-    def bind(self, batch: Batch) -> Batch:
-        bound = replace(batch)
-        bound.ops = DenseOps(bound) if batch.nodes_per_graph else IndexOps(bound)
-        return bound
+    def ops_for(self, batch: Batch) -> type[GraphOps]:
+        return DenseOps if batch.nodes_per_graph else IndexOps
