@@ -10,6 +10,7 @@ from loading (an empty stand-in module) when, and only when, the real one cannot
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 import types
 from functools import lru_cache
