@@ -12,18 +12,22 @@ Shapes: ``forward`` (N, d); ``edge_messages`` (E, message_dim).
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
 from bench.batch import Batch
+from bench.errors import BenchError
 from bench.model import Model, TaskSpec, mlp
 
 
 class GNN(Model):
     families = ("forces",)
 
-    def __init__(self, spec: TaskSpec, hidden: int = 300, layers: int = 3, message_dim: int = 100):
+    def __init__(self, spec: TaskSpec, hidden: int = 300, layers: int = 3, message_dim: int | None = 100):
         super().__init__(spec)
+        message_dim = spec.dim if message_dim is None else message_dim  # None: the bottleneck, k = d
         node_dim = 2 * spec.dim + len(spec.attributes)
         self.message_dim = message_dim
         self.edge_mlp = mlp([2 * node_dim] + [hidden] * layers + [message_dim])
@@ -43,3 +47,120 @@ class GNN(Model):
 
     def edge_messages(self, batch: Batch) -> Tensor:
         return self._messages(batch, self.node_features(batch))
+
+
+class GNNL1(GNN):
+    """``gnn-l1``: L1 penalty on the messages, ``l1_weight`` × mean over edges of Σ_k |m_k|
+    (the report's α_L1 = 1e-2 with its 1/N^e normalisation)."""
+
+    def __init__(self, spec: TaskSpec, l1_weight: float = 1e-2, **hparams):
+        super().__init__(spec, **hparams)
+        self.l1_weight = l1_weight
+        self._last_messages: Tensor | None = None
+
+    def _messages(self, batch: Batch, x: Tensor) -> Tensor:
+        messages = super()._messages(batch, x)
+        self._last_messages = messages
+        return messages
+
+    def regularization(self, batch: Batch) -> Tensor | float:
+        if self._last_messages is None:
+            return 0.0
+        return self.l1_weight * self._last_messages.abs().sum(-1).mean()
+
+
+class GNNKL(GNN):
+    """``gnn-kl``: the edge model outputs a mean and a log-variance per message component (even and
+    odd outputs); training samples the messages and adds ``kl_weight`` × the KL divergence to N(0, 1),
+    ½(μ² + σ² − log σ²) summed over components and averaged over edges (the report's eq. 7);
+    evaluation and ``edge_messages`` use the means. ``message_importance`` is the mean KL per component
+    (the probe picks the components with the largest)."""
+
+    def __init__(self, spec: TaskSpec, kl_weight: float = 1.0, message_dim: int = 100, **hparams):
+        super().__init__(spec, message_dim=2 * message_dim, **hparams)
+        self.message_dim = message_dim
+        self.kl_weight = kl_weight
+        self.node_mlp[0] = torch.nn.Linear(self.node_mlp[0].in_features - message_dim, self.node_mlp[0].out_features)
+        self._last_kl: Tensor | None = None
+
+    def _distribution(self, batch: Batch, x: Tensor) -> tuple[Tensor, Tensor]:
+        raw = super()._messages(batch, x)
+        return raw[:, 0::2], raw[:, 1::2]
+
+    def _messages(self, batch: Batch, x: Tensor) -> Tensor:
+        mu, logvar = self._distribution(batch, x)
+        if not self.training:
+            return mu
+        self._last_kl = (0.5 * (mu * mu + logvar.exp() - logvar)).sum(-1).mean()
+        return mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+
+    def regularization(self, batch: Batch) -> Tensor | float:
+        return 0.0 if self._last_kl is None else self.kl_weight * self._last_kl
+
+    def edge_messages(self, batch: Batch) -> Tensor:
+        return self._distribution(batch, self.node_features(batch))[0]
+
+    def message_importance(self, batch: Batch) -> Tensor:
+        mu, logvar = self._distribution(batch, self.node_features(batch))
+        return (0.5 * (mu * mu + logvar.exp() - logvar)).mean(0)
+
+
+PRUNE_SCHEDULES = ("linear", "exponential", "cosine")
+
+
+def active_dimensions(epoch: int, end_epoch: int, total: int, keep: int, schedule: str, k: float = 3.0) -> int:
+    """Message components left active at ``epoch`` (report "Symbolic Distillation", eqs. 22-24);
+    pruning ends at ``end_epoch`` with ``keep`` components. Eq. 23 is read as ΔD (1 − e^{−kt/T}) / (1 − e^{−k})
+    (as printed, 1 − e^{kt/T}, it would prune a negative number of components)."""
+    t = min(max(epoch, 0), end_epoch) / max(end_epoch, 1)
+    if schedule == "linear":
+        fraction = t
+    elif schedule == "exponential":
+        fraction = (1 - math.exp(-k * t)) / (1 - math.exp(-k))
+    elif schedule == "cosine":
+        fraction = 1 - 0.5 * (1 + math.cos(math.pi * t))
+    else:
+        raise BenchError(f"unknown pruning schedule '{schedule}'; valid: {', '.join(PRUNE_SCHEDULES)}")
+    return total - math.ceil((total - keep) * fraction - 1e-9)
+
+
+class GNNPrune(GNN):
+    """``gnn-prune``: zero-masks the message components of lowest standard deviation as training goes,
+    down to the system's dimension at ``end_fraction`` of the epochs (default cosine, 65 %). The
+    standard deviation is measured on the training messages of the previous epoch (the report uses
+    10,240 validation samples); pruning starts after the first epoch."""
+
+    def __init__(self, spec: TaskSpec, schedule: str = "cosine", end_fraction: float = 0.65, **hparams):
+        super().__init__(spec, **hparams)
+        if schedule not in PRUNE_SCHEDULES:
+            raise BenchError(f"unknown pruning schedule '{schedule}'; valid: {', '.join(PRUNE_SCHEDULES)}")
+        self.schedule, self.end_fraction = schedule, end_fraction
+        k = self.message_dim
+        self.register_buffer("mask", torch.ones(k))
+        self.register_buffer("stat_count", torch.zeros(()))
+        self.register_buffer("stat_sum", torch.zeros(k))
+        self.register_buffer("stat_sumsq", torch.zeros(k))
+
+    def _messages(self, batch: Batch, x: Tensor) -> Tensor:
+        messages = super()._messages(batch, x) * self.mask
+        if self.training:
+            with torch.no_grad():
+                m = messages.detach().to(self.stat_sum.dtype)
+                self.stat_count += m.shape[0]
+                self.stat_sum += m.sum(0)
+                self.stat_sumsq += (m * m).sum(0)
+        return messages
+
+    def on_epoch_start(self, epoch: int, epochs: int) -> None:
+        if epoch >= 1 and self.stat_count > 1:
+            end = max(1, round(self.end_fraction * epochs))
+            active = active_dimensions(epoch, end, self.message_dim, self.spec.dim, self.schedule)
+            mean = self.stat_sum / self.stat_count
+            std = (self.stat_sumsq / self.stat_count - mean * mean).clamp(min=0).sqrt()
+            std = torch.where(self.mask > 0, std, torch.full_like(std, -1.0))  # pruned stay pruned
+            keep = std.topk(active).indices
+            self.mask.zero_()
+            self.mask[keep] = 1.0
+        self.stat_count.zero_()
+        self.stat_sum.zero_()
+        self.stat_sumsq.zero_()

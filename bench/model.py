@@ -74,6 +74,9 @@ class Model(nn.Module):
     def forward(self, batch: Batch) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def on_epoch_start(self, epoch: int, epochs: int) -> None:
+        """Called by the training loop before each epoch (0-based), for schedules such as pruning."""
+
     def regularization(self, batch: Batch) -> Tensor | float:
         """Extra loss added to the task's objective during training (L1 or KL on messages, ...)."""
         return 0.0

@@ -129,6 +129,7 @@ def train(
         opt.load_state_dict(ckpt["optimizer"])
         sched.load_state_dict(ckpt["scheduler"])
         generator.set_state(ckpt["generator"])
+        torch.set_rng_state(ckpt["torch_rng"])  # stochastic models (gnn-kl) draw from the global generator
         state = ckpt["state"]
         if progress:
             print(f"resuming from {last_path} after epoch {state['epoch']}")
@@ -140,6 +141,7 @@ def train(
             stopped_early = True
             break
         t0 = time.perf_counter()
+        model.on_epoch_start(epoch, cfg.epochs)
         model.train()
         order = torch.randperm(n_train, generator=generator)
         running, count = 0.0, 0
@@ -182,8 +184,15 @@ def train(
         if progress:
             print(f"epoch {epoch + 1}/{cfg.epochs}: train {running / max(count, 1):.4g}  val {val:.4g}"
                   f"{'  (best)' if state['best_epoch'] == epoch + 1 else ''}  [{elapsed:.1f}s]")  # fmt: skip
-        _atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                      "generator": generator.get_state(), "state": state}, last_path)  # fmt: skip
+        checkpoint = {
+            "model": model.state_dict(),
+            "optimizer": opt.state_dict(),
+            "scheduler": sched.state_dict(),
+            "generator": generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "state": state,
+        }
+        _atomic_save(checkpoint, last_path)
 
     model.load_state_dict(torch.load(best_path, map_location="cpu", weights_only=True))
     return TrainResult(

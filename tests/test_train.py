@@ -12,8 +12,8 @@ from bench.errors import TrainingDiverged
 from bench.run import run, run_dir
 
 
-def _cfg(tmp_path, data_root, *extra):
-    return compose(["task=spring", "model=gnn", "scale=tiny", f"out={tmp_path}", f"data_dir={data_root}",
+def _cfg(tmp_path, data_root, *extra, model="gnn"):
+    return compose(["task=spring", f"model={model}", "scale=tiny", f"out={tmp_path}", f"data_dir={data_root}",
                     "progress=false", "scale.epochs=3", "scale.patience=10", *extra])  # fmt: skip
 
 
@@ -26,9 +26,11 @@ def test_same_seed_same_result_other_seed_other_result(tmp_path, data_root):
     assert [h["val_loss"] for h in a["training"]["history"]] == [h["val_loss"] for h in b["training"]["history"]]
 
 
-def test_interrupt_leaves_no_record_and_resume_reaches_the_same_weights(tmp_path, data_root, monkeypatch):
-    reference = json.loads(run(_cfg(tmp_path / "ref", data_root)).read_text())
-    cfg = _cfg(tmp_path / "int", data_root)
+@pytest.mark.parametrize("model", ["gnn", "gnn-kl", "gnn-prune"])
+def test_interrupt_leaves_no_record_and_resume_reaches_the_same_weights(model, tmp_path, data_root, monkeypatch):
+    """gnn-kl draws random messages and gnn-prune keeps running statistics: resume must restore both."""
+    reference = json.loads(run(_cfg(tmp_path / "ref", data_root, model=model)).read_text())
+    cfg = _cfg(tmp_path / "int", data_root, model=model)
     import bench.baselines.gnn as module
 
     calls = {"n": 0}

@@ -28,7 +28,7 @@ def test_every_backend_is_installed_here():
 def _model(name, task="charge", n=4, d=2):
     cfg = compose([f"model={name}", f"task={task}", f"task.n_particles={n}", f"task.dim={d}"])
     torch.manual_seed(0)
-    return build_model(cfg, family(cfg.task.family).task_spec(cfg.task)).double()
+    return build_model(cfg, family(cfg.task.family).task_spec(cfg.task)).double().eval()
 
 
 def random_graph_batch(seed: int, dim: int = 2) -> Batch:

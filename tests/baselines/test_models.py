@@ -26,7 +26,7 @@ def _model(name, n=4, d=2, dtype=torch.float64, **hparams):
     overrides += [f"model.hparams.{k}={v}" for k, v in hparams.items()]
     cfg = compose(overrides)
     torch.manual_seed(0)
-    return build_model(cfg, task_spec(cfg.task)).to(dtype)
+    return build_model(cfg, task_spec(cfg.task)).to(dtype).eval()  # eval: stochastic models use their means
 
 
 def _random_dense(B, n, d, seed=0, dtype=torch.float64):
