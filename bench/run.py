@@ -27,6 +27,7 @@ from bench.registry import check_compatible, model_class
 from bench.tasks.data import family, generate_dataset
 from bench.train import TrainConfig, predict, train
 
+PROBE_NAME, PROBE_FIGURE = "probe.npz", "message_probe.png"
 VOLATILE_KEYS = ("progress", "out", "resume", "threads", "device", "data_dir")
 """Keys that do not change what a run computes (they stay out of the run's identity)."""
 
@@ -103,6 +104,13 @@ def run(cfg: DictConfig) -> Path:
     metrics = evaluator({f"{spec.target}_pred": pred, f"{spec.target}_true": true})
 
     atomic_write(directory / PREDICTIONS_NAME, lambda f: save_npz(f, {f"{spec.target}_pred": pred}))
+    probes = {}
+    if hasattr(fam, "probe_model") and "edge_messages" in type(model).capabilities():
+        probe_inputs, probe = fam.probe_model(model, data, backend, device, seed=int(task.data_seed))
+        metrics.update(force_r2_robust=probe["r2_robust"], force_r2_full=probe["r2_full"])
+        atomic_write(directory / PROBE_NAME, lambda f: save_npz(f, probe_inputs))
+        fam.plot_probe(probe_inputs, probe, directory / PROBE_FIGURE)
+        probes["force_probe"] = {**probe, "inputs": PROBE_NAME, "figure": PROBE_FIGURE}
     record = {
         "schema_version": SCHEMA_VERSION,
         "created": now(),
@@ -126,6 +134,7 @@ def run(cfg: DictConfig) -> Path:
             "sha256": sha256_file(directory / PREDICTIONS_NAME),
             "split": "test",
         },  # fmt: skip
+        "probes": probes,
         "n_parameters": model.num_parameters(),
         "train_time_s": result.train_time_s,
         "training": {

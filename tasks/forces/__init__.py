@@ -4,9 +4,14 @@ from bench.tasks.forces.evaluator import Evaluator
 from bench.tasks.forces.generate import DATA_KEYS, generate
 from bench.tasks.forces.loader import ForcesData as TaskData
 from bench.tasks.forces.loader import reference_batch_size, task_spec
+from bench.tasks.forces.probe import ForceProbe, probe_model
+from bench.tasks.forces.probe import plot as plot_probe
 from bench.tasks.forces.systems import POTENTIALS, SYSTEMS
 
 __all__ = [
+    "ForceProbe",
+    "plot_probe",
+    "probe_model",
     "DATA_KEYS",
     "POTENTIALS",
     "SYSTEMS",

@@ -67,6 +67,20 @@ class ForcesData:
             targets={"acceleration": s["acceleration"][sim, t]},
         )
 
+    def pair_forces(self, split: str, index: Tensor) -> np.ndarray:
+        """True force on each edge's receiver from its sender, for samples ``index``, in the edge
+        order of ``batch(split, index)``: (len(index)·n(n-1), d), float64."""
+        from bench.tasks.forces.systems import pair_forces
+
+        s = self.splits[split]
+        T = s["position"].shape[1]
+        sim, t = index // T, index % T
+        forces = pair_forces(
+            str(self.card.system), s["position"][sim, t].double().numpy(),
+            s["charge"][sim].double().numpy(), s["mass"][sim].double().numpy(),
+        )  # fmt: skip
+        return forces.reshape(-1, forces.shape[-1])
+
     def targets(self, split: str) -> np.ndarray:
         """The true target of every sample of ``split``: (S, T, n, d)."""
         return self.splits[split]["acceleration"].numpy()
