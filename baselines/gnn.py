@@ -30,8 +30,12 @@ class GNN(Model):
         message_dim = spec.dim if message_dim is None else message_dim  # None: the bottleneck, k = d
         node_dim = 2 * spec.dim + len(spec.attributes)
         self.message_dim = message_dim
-        self.edge_mlp = mlp([2 * node_dim] + [hidden] * layers + [message_dim])
+        self.edge_mlp = mlp([2 * node_dim] + [hidden] * layers + [self.edge_outputs(message_dim)])
         self.node_mlp = mlp([node_dim + message_dim] + [hidden] * layers + [spec.target_dim])
+
+    def edge_outputs(self, message_dim: int) -> int:
+        """Width of the edge model's output (one value per message component here)."""
+        return message_dim
 
     def node_features(self, batch: Batch) -> Tensor:
         return torch.cat([batch.position, batch.velocity, batch.node_scalars(self.spec.attributes)], dim=-1)
@@ -76,12 +80,13 @@ class GNNKL(GNN):
     evaluation and ``edge_messages`` use the means. ``message_importance`` is the mean KL per component
     (the probe picks the components with the largest)."""
 
-    def __init__(self, spec: TaskSpec, kl_weight: float = 1.0, message_dim: int = 100, **hparams):
-        super().__init__(spec, message_dim=2 * message_dim, **hparams)
-        self.message_dim = message_dim
+    def __init__(self, spec: TaskSpec, kl_weight: float = 1.0, **hparams):
+        super().__init__(spec, **hparams)
         self.kl_weight = kl_weight
-        self.node_mlp[0] = torch.nn.Linear(self.node_mlp[0].in_features - message_dim, self.node_mlp[0].out_features)
         self._last_kl: Tensor | None = None
+
+    def edge_outputs(self, message_dim: int) -> int:
+        return 2 * message_dim  # a mean and a log-variance per component
 
     def _distribution(self, batch: Batch, x: Tensor) -> tuple[Tensor, Tensor]:
         raw = super()._messages(batch, x)
