@@ -9,9 +9,9 @@ backend     machinery                                                           
 ``dgl``     DGL: ``apply_edges`` / ``update_all`` with ``dgl.function``         ``.[dgl]``
 ==========  ==================================================================  =========================
 
-``auto`` (the default) picks the fastest installed backend for the graph at hand (``AUTO_ORDER``,
-from the step-time measurements of ``benchmarks/step_times.py``). A backend's library is imported only
-when that backend is used.
+``auto`` (the default) picks the first installed backend of ``AUTO_ORDER``: the measurements of
+``benchmarks/step_times.py`` found one order fastest for every model and graph kind measured.
+A backend's library is imported only when that backend is used.
 """
 
 from __future__ import annotations
