@@ -27,7 +27,6 @@ from bench.registry import check_compatible, model_class
 from bench.tasks.data import family, generate_dataset
 from bench.train import TrainConfig, predict, train
 
-PROBE_NAME, PROBE_FIGURE = "probe.npz", "message_probe.png"
 VOLATILE_KEYS = ("progress", "out", "resume", "threads", "device", "data_dir")
 """Keys that do not change what a run computes (they stay out of the run's identity)."""
 
@@ -104,13 +103,10 @@ def run(cfg: DictConfig) -> Path:
     metrics = evaluator({f"{spec.target}_pred": pred, f"{spec.target}_true": true})
 
     atomic_write(directory / PREDICTIONS_NAME, lambda f: save_npz(f, {f"{spec.target}_pred": pred}))
-    probes = {}
-    if hasattr(fam, "probe_model") and "edge_messages" in type(model).capabilities():
-        probe_inputs, probe = fam.probe_model(model, data, backend, device, seed=int(task.data_seed))
-        metrics.update(force_r2_robust=probe["r2_robust"], force_r2_full=probe["r2_full"])
-        atomic_write(directory / PROBE_NAME, lambda f: save_npz(f, probe_inputs))
-        fam.plot_probe(probe_inputs, probe, directory / PROBE_FIGURE)
-        probes["force_probe"] = {**probe, "inputs": PROBE_NAME, "figure": PROBE_FIGURE}
+    probes: dict[str, Any] = {}
+    if hasattr(fam, "analyse"):  # the family's own analyses of the trained model (force probe, rollouts, ...)
+        extra_metrics, probes = fam.analyse(model, data, backend, device, cfg, directory)
+        metrics.update(extra_metrics)
     record = {
         "schema_version": SCHEMA_VERSION,
         "created": now(),

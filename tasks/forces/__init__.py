@@ -1,5 +1,6 @@
 """Family F, force-law recovery (Cranmer et al. 2020): simulators, datasets, batches, evaluator."""
 
+from bench.tasks.forces.analysis import analyse
 from bench.tasks.forces.evaluator import Evaluator
 from bench.tasks.forces.generate import DATA_KEYS, generate
 from bench.tasks.forces.loader import ForcesData as TaskData
@@ -9,6 +10,7 @@ from bench.tasks.forces.probe import plot as plot_probe
 from bench.tasks.forces.systems import POTENTIALS, SYSTEMS
 
 __all__ = [
+    "analyse",
     "ForceProbe",
     "plot_probe",
     "probe_model",
