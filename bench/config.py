@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from bench.errors import BenchError, suggest, unknown
 
 CONF_DIR = Path(__file__).resolve().parent / "conf"
-GROUPS = ("task", "model", "backend", "scale")
+GROUPS = ("task", "model", "backend", "scale", "sr")
 
 
 @contextmanager

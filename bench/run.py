@@ -27,8 +27,9 @@ from bench.registry import check_compatible, model_class
 from bench.tasks.data import family, generate_dataset
 from bench.train import TrainConfig, predict, train
 
-VOLATILE_KEYS = ("progress", "out", "resume", "threads", "device", "data_dir")
-"""Keys that do not change what a run computes (they stay out of the run's identity)."""
+VOLATILE_KEYS = ("progress", "out", "resume", "threads", "device", "data_dir", "sr")
+"""Keys that do not change what a run trains (they stay out of the run's identity): the same command with
+another ``sr=`` re-evaluates the finished run in its folder."""
 
 
 def config_hash(cfg: DictConfig) -> str:

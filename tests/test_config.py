@@ -66,7 +66,7 @@ def test_defaults_are_the_readme_command():
         (["seed=abc"], r"bad value in 'seed=abc': seed must be an integer"),
         (["model.train.lr=fast"], r"model.train.lr must be a number"),
         (["progress=maybe"], r"progress must be true or false"),
-        (["foo.bar=1"], r"unknown key 'foo.bar'; valid keys: task, model, backend, scale, seed"),
+        (["foo.bar=1"], r"unknown key 'foo.bar'; valid keys: task, model, backend, scale, sr, seed"),
         (["model.hparam.x=1"], r"did you mean 'model.hparams'\? valid keys under model: .*model.hparams"),
     ],
 )
