@@ -111,10 +111,41 @@ def _check_key(key: str, value: object, base: DictConfig, valid_keys: list[str],
             raise BenchError(f"bad value in '{text}': {key} must be {kind} (its default is {default!r})")
 
 
+def resolve_models(overrides: Sequence[str]) -> list[str]:
+    """``overrides`` with every ``model=`` value that is not a shipped card (a file path ``x.py:Class`` or an
+    entry point of ``bench.models``) replaced by the key of its card, registered with Hydra (bench.loading)."""
+    from bench import loading
+
+    out = []
+    for text in overrides:
+        key, eq, value = text.partition("=")
+        if key.strip() != "model" or not eq:
+            out.append(text)
+            continue
+        (override,) = _parse([text])
+        valid = group_options("model")
+        choices = []
+        raw = override.value()
+        # the raw values: Hydra's string forms escape ':' (``a.py\\:Class``)
+        for choice in [str(v) for v in raw.list] if override.is_sweep_override() else [str(raw)]:
+            if choice in valid or loading.is_registered(choice):
+                choices.append(choice)
+                continue
+            option = loading.register(choice)
+            if option is None:
+                err = unknown("model", choice, [*valid, *loading.entry_points()])
+                raise BenchError(f"{err} (or a model in a file of your own: model=path/to/my_model.py:ClassName)")
+            choices.append(option)
+        out.append(f"model={','.join(choices)}")
+    return out
+
+
 def validate(overrides: Sequence[str]) -> list:
     """Raise a ``BenchError`` for any unknown group option, key, badly typed value or malformed
     override; return the parsed overrides. Sweeps are checked choice by choice."""
-    parsed = _parse(overrides)
+    from bench import loading
+
+    parsed = _parse(resolve_models(overrides))
     selected: dict[str, list[str]] = {}
     for o in parsed:
         if o.is_delete() or o.is_add() or o.is_force_add():
@@ -125,7 +156,7 @@ def validate(overrides: Sequence[str]) -> list:
         if o.key_or_group in GROUPS:
             valid = group_options(o.key_or_group)
             for choice in _choices(o):
-                if choice not in valid:
+                if choice not in valid and not loading.is_registered(choice):
                     raise unknown(o.key_or_group, choice, valid)
             selected[o.key_or_group] = _choices(o)
     keys = [o for o in parsed if o.key_or_group not in GROUPS]
@@ -158,9 +189,11 @@ def compose_unchecked(overrides: Sequence[str]) -> DictConfig:
 
 def compose(overrides: Sequence[str] = ()) -> DictConfig:
     """The full run configuration for ``overrides``, validated (a single run: no sweeps)."""
-    sweeps = [o.input_line for o in validate(overrides) if o.is_sweep_override()]
+    sweeps = [o.input_line for o in _parse(overrides) if o.is_sweep_override()]
     if sweeps:
         raise BenchError(f"'{sweeps[0]}' is a sweep (several values); use `bench run -m ...` to run each")
+    overrides = resolve_models(overrides)
+    validate(overrides)
     cfg = compose_unchecked(overrides)
     _check_values(cfg)
     return cfg
@@ -168,8 +201,8 @@ def compose(overrides: Sequence[str] = ()) -> DictConfig:
 
 def expand_sweep(overrides: Sequence[str]) -> list[list[str]]:
     """Every combination of a ``-m`` sweep, as plain override lists (``seed=0,1`` → two lists)."""
-    parsed = validate(overrides)
-    axes = [[f"{o.get_key_element()}={v}" for v in _choices(o)] for o in parsed]
+    validate(overrides)
+    axes = [[f"{o.get_key_element()}={v}" for v in _choices(o)] for o in _parse(overrides)]
     return [list(combo) for combo in itertools.product(*axes)]
 
 
@@ -194,7 +227,5 @@ def task_card(name: str, overrides: Sequence[str] = ()) -> DictConfig:
 
 
 def model_card(name: str) -> DictConfig:
-    valid = group_options("model")
-    if name not in valid:
-        raise unknown("model", name, valid)
+    """The card of a model: a shipped card's name, an entry point's name, or ``path/to/file.py:Class``."""
     return compose([f"model={name}"]).model

@@ -1,15 +1,17 @@
 """The one registry of tasks and models, used by the CLI, the runner and the tests alike.
 
-Tasks are the cards in ``tasks/conf/task/``; models are the cards in ``baselines/conf/model/``, each
-naming its class as ``module:Class`` (baselines are loaded exactly as an outside model would be).
+Tasks are the cards in ``tasks/conf/task/``; models are the cards in ``baselines/conf/model/`` plus the
+models that installed packages declare in the entry-point group ``bench.models``. A model in a file of
+one's own is named by its path (``model=path/to/my_model.py:MyNet``, see ``bench.loading``). Every card
+names its class as ``module:Class`` or ``file.py:Class``, imported by the one function below, so the
+baselines are loaded exactly as an outside model is.
 """
 
 from __future__ import annotations
 
-import importlib
-
+from bench import loading
 from bench.config import group_options
-from bench.errors import BenchError, IncompatibleError
+from bench.errors import IncompatibleError
 from bench.model import Model
 
 
@@ -18,20 +20,14 @@ def task_names() -> tuple[str, ...]:
 
 
 def model_names() -> tuple[str, ...]:
-    return group_options("model")
+    """The shipped model cards, then the installed entry points (group ``bench.models``) not shadowed by one."""
+    shipped = group_options("model")
+    return shipped + tuple(sorted(n for n in loading.entry_points() if n not in shipped))
 
 
 def model_class(card) -> type[Model]:
-    """Import the class a model card names (``class: package.module:ClassName``)."""
-    target = str(card["class"])
-    module_name, _, class_name = target.partition(":")
-    try:
-        cls = getattr(importlib.import_module(module_name), class_name)
-    except (ImportError, AttributeError) as e:
-        raise BenchError(f"model '{card.name}': cannot import class '{target}' ({e})") from None
-    if not (isinstance(cls, type) and issubclass(cls, Model)):
-        raise BenchError(f"model '{card.name}': '{target}' is not a subclass of bench.Model")
-    return cls
+    """Import the class a model card names (``class: package.module:ClassName`` or ``file.py:ClassName``)."""
+    return loading.import_class(str(card["class"]), what=f"model '{card.name}'")
 
 
 def incompatibility(task_card, model_card) -> str | None:
