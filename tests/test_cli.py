@@ -10,9 +10,14 @@ import numpy as np
 import pytest
 
 from bench.cli import main
+from bench.config import model_card, task_card
 from bench.records import REQUIRED_FIELDS
 from bench.registry import model_names, task_names
 from bench.tasks.forces import Evaluator
+
+FORCE_TASKS = [t for t in task_names() if str(task_card(t).family) == "forces"]
+FORCE_MODELS = [m for m in model_names() if "forces" in model_card(m).families]
+"""The force-law family's tasks and models (the n-body family's CLI tests: tests/tasks/test_nbody_cli.py)."""
 
 
 def _run(capsys, *args):
@@ -22,11 +27,12 @@ def _run(capsys, *args):
 
 
 def _tiny(tmp_path, data_root):
-    return ["scale=tiny", f"out={tmp_path / 'runs'}", f"data_dir={data_root}", "progress=false"]
+    """A tiny run; symbolic regression has its own tests (tests/tasks/test_forces_symbolic.py)."""
+    return ["scale=tiny", f"out={tmp_path / 'runs'}", f"data_dir={data_root}", "progress=false", "sr=none"]
 
 
-@pytest.mark.parametrize("model", model_names())
-@pytest.mark.parametrize("task", task_names())
+@pytest.mark.parametrize("model", FORCE_MODELS)
+@pytest.mark.parametrize("task", FORCE_TASKS)
 def test_run_every_system_and_model(task, model, tmp_path, data_root, capsys):
     code, out, err = _run(capsys, "run", f"task={task}", f"model={model}", *_tiny(tmp_path, data_root))
     assert code == 0, err
@@ -56,7 +62,7 @@ def test_run_every_system_and_model(task, model, tmp_path, data_root, capsys):
         assert -1.0 <= record["metrics"]["force_r2_robust"] <= 1.0
 
 
-@pytest.mark.parametrize("model", model_names())
+@pytest.mark.parametrize("model", FORCE_MODELS)
 def test_run_eight_particles_in_three_dimensions(model, tmp_path, data_root, capsys):
     code, out, err = _run(capsys, "run", "task=r2", "task.n_particles=8", "task.dim=3", f"model={model}",
                           *_tiny(tmp_path, data_root))  # fmt: skip

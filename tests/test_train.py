@@ -14,7 +14,7 @@ from bench.run import run, run_dir
 
 def _cfg(tmp_path, data_root, *extra, model="gnn"):
     return compose(["task=spring", f"model={model}", "scale=tiny", f"out={tmp_path}", f"data_dir={data_root}",
-                    "progress=false", "scale.epochs=3", "scale.patience=10", *extra])  # fmt: skip
+                    "progress=false", "sr=none", "scale.epochs=3", "scale.patience=10", *extra])  # fmt: skip
 
 
 def test_same_seed_same_result_other_seed_other_result(tmp_path, data_root):

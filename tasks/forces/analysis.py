@@ -1,8 +1,17 @@
-"""What a force-task run measures beyond the test error: the force-law probe of its edge messages.
+"""What a force-task run measures beyond the test error: has the model learned the force law?
 
 ``analyse`` is the family's hook for the runner (``bench.run``): it gets the trained model and returns
 extra metrics plus the analyses that go into the record's ``probes`` section, writing its files into
 the run folder.
+
+- ``edge_messages`` → the force-law probe (``probe.py``: R² robust and full, ``probe.npz``, a figure),
+  then symbolic regression of the chosen components (``symbolic.py``, engine ``sr=``; ``sr=none`` skips
+  it) with every Pareto-front expression scored for recovery (``recovery.py``).
+- ``equation`` → the model's own closed-form edge function, scored for recovery the same way.
+
+Metrics added: ``force_r2_robust``, ``force_r2_full``; ``law_recovered`` (1.0 when the chosen expression
+of every component is recovered), ``law_recovered_on_front`` (some expression of every component's
+front is); for ``equation`` models, ``equation_recovered``.
 """
 
 from __future__ import annotations
@@ -10,20 +19,56 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import torch
+from omegaconf import OmegaConf
+
 from bench.io import atomic_write, save_npz
+from bench.tasks.forces import recovery
 from bench.tasks.forces.probe import plot, probe_model
+from bench.tasks.forces.symbolic import run_sr
 
 PROBE_NAME, PROBE_FIGURE = "probe.npz", "message_probe.png"
 
 
+def recovery_score(data, cfg) -> recovery.RecoveryScore:
+    r_range = recovery.training_r_range(data.splits["train"]["position"].numpy(), seed=int(cfg.task.data_seed))
+    return recovery.RecoveryScore(str(cfg.task.system), int(cfg.task.dim), r_range, seed=int(cfg.task.data_seed))
+
+
+def score_equation(model, score: recovery.RecoveryScore) -> dict[str, Any]:
+    """Recovery of each message component of a model's own ``equation()`` (a list of SymPy expressions
+    over ``recovery.variable_names``, one per component the model reports as meaningful)."""
+    components = []
+    for k, expr in enumerate(model.equation()):
+        verdict = score({"expression": expr})
+        components.append({"component": k, **verdict})
+    return {"components": components, "recovered": bool(components) and all(c["recovered"] for c in components)}
+
+
 def analyse(model, data, backend, device, cfg, directory: Path) -> tuple[dict[str, float], dict[str, Any]]:
-    """Extra metrics and record analyses for a trained model (none for a model without edge messages)."""
+    """Extra metrics and record analyses for a trained model (none for a model without capabilities)."""
     metrics: dict[str, float] = {}
     probes: dict[str, Any] = {}
-    if "edge_messages" in type(model).capabilities():
+    capabilities = type(model).capabilities()
+    score = None
+    if "edge_messages" in capabilities:
         inputs, probe = probe_model(model, data, backend, device, seed=int(cfg.task.data_seed))
         metrics.update(force_r2_robust=probe["r2_robust"], force_r2_full=probe["r2_full"])
         atomic_write(directory / PROBE_NAME, lambda f: save_npz(f, inputs))
         plot(inputs, probe, directory / PROBE_FIGURE)
         probes["force_probe"] = {**probe, "inputs": PROBE_NAME, "figure": PROBE_FIGURE}
+        sr = cfg.get("sr")
+        if sr is not None and str(sr.name) != "none":
+            score = recovery_score(data, cfg)
+            settings = OmegaConf.to_container(sr, resolve=True)
+            assert isinstance(settings, dict)
+            symbolic = run_sr(inputs, probe, settings, score, int(cfg.task.dim), seed=int(cfg.task.data_seed),
+                              threads=torch.get_num_threads(), progress=bool(cfg.progress))  # fmt: skip
+            metrics.update(law_recovered=float(symbolic["recovered"]),
+                           law_recovered_on_front=float(symbolic["recovered_on_front"]))  # fmt: skip
+            probes["symbolic"] = symbolic
+    if "equation" in capabilities:
+        score = score or recovery_score(data, cfg)
+        probes["equation"] = score_equation(model, score)
+        metrics["equation_recovered"] = float(probes["equation"]["recovered"])
     return metrics, probes

@@ -115,8 +115,11 @@ PROBE_SAMPLES = 2000
 
 
 def probe_model(model, data, backend, device, seed: int = 0, samples: int = PROBE_SAMPLES):
-    """Run a model's ``edge_messages`` on random test snapshots; returns (probe inputs, probe result)."""
+    """Run a model's ``edge_messages`` on random test snapshots; returns (probe inputs, probe result). The
+    inputs also hold each edge's symbolic-regression inputs (``symbolic.edge_inputs``)."""
     import torch
+
+    from bench.tasks.forces.symbolic import edge_inputs
 
     n = data.num_samples("test")
     index = torch.from_numpy(np.sort(np.random.default_rng([seed, 2]).permutation(n)[: min(samples, n)]))
@@ -124,7 +127,8 @@ def probe_model(model, data, backend, device, seed: int = 0, samples: int = PROB
     with torch.no_grad():
         batch = backend.bind(data.batch("test", index).to(device))
         inputs = {"messages": model.edge_messages(batch).double().cpu().numpy(),
-                  "pair_force": data.pair_forces("test", index)}  # fmt: skip
+                  "pair_force": data.pair_forces("test", index),
+                  "edge_inputs": edge_inputs(batch, batch.dim)}  # fmt: skip
         if hasattr(model, "message_importance"):
             inputs["importance"] = model.message_importance(batch).double().cpu().numpy()
     return inputs, ForceProbe()(inputs)
