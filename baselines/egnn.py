@@ -9,8 +9,9 @@ the variant with velocity.
 
 Invariant inputs: :math:`h_i^0` embeds the particle's attributes (charge, mass) and :math:`\lVert v_i \rVert`;
 the edge attribute :math:`a_{ij}` is the product of the endpoints' attributes (:math:`q_i q_j`, :math:`m_i m_j`),
-as the paper's :math:`q_i q_j`. For an acceleration target the output is :math:`x_i^L - x_i^0`, an
-E(n)-equivariant, translation-invariant vector. The per-edge vector term
+as the paper's :math:`q_i q_j`. For an acceleration target (family ``forces``) the output is
+:math:`x_i^L - x_i^0`, an E(n)-equivariant, translation-invariant vector; for a position target (family
+``nbody``, the paper's n-body experiment) it is :math:`x_i^L`. The per-edge vector term
 :math:`(x_i - x_j)\phi_x(m_{ij})` summed over layers is the model's ``edge_messages`` (E, d).
 
 Args: ``hidden`` (64) width of every MLP; ``layers`` (4) equivariant layers. SiLU throughout.
@@ -53,7 +54,7 @@ class EGNNLayer(nn.Module):
 
 
 class EGNN(Model):
-    families = ("forces",)
+    families = ("forces", "nbody")
 
     def __init__(self, spec: TaskSpec, hidden: int = 64, layers: int = 4):
         super().__init__(spec)
@@ -73,10 +74,11 @@ class EGNN(Model):
             h, x, vector = layer(batch, h, x, edge_attr)
             vectors = vector if vectors is None else vectors + vector
         assert vectors is not None, "EGNN needs at least one layer"
-        return x - batch.position, vectors
+        return x, vectors
 
     def forward(self, batch: Batch) -> Tensor:
-        return self._run(batch)[0]
+        x = self._run(batch)[0]
+        return x if self.spec.target == "position" else x - batch.position
 
     def edge_messages(self, batch: Batch) -> Tensor:
         return self._run(batch)[1]

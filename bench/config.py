@@ -184,7 +184,40 @@ def compose_unchecked(overrides: Sequence[str]) -> DictConfig:
     if "hydra" in cfg:
         del cfg["hydra"]
     OmegaConf.set_struct(cfg, True)
+    apply_family_settings(cfg, [str(o).split("=", 1)[0].lstrip("+~") for o in overrides])
     return cfg
+
+
+FAMILY_SECTIONS = ("hparams", "train")
+
+
+def apply_family_settings(cfg: DictConfig, explicit: Sequence[str] = ()) -> None:
+    """Merge a model card's settings for the task's family over its defaults, in place.
+
+    A card serving several families may carry ``per_family: {<family>: {hparams: {...}, train: {...}}}``;
+    for a task of that family these values replace the card's ``hparams`` / ``train`` defaults. Keys the
+    user set on the command line (``explicit``, e.g. ``model.train.lr``) keep the user's value. Every key
+    must exist in the defaults and every family must be one the card serves.
+    """
+    model = cfg.model
+    blocks = model.get("per_family") if "per_family" in model else None
+    if not blocks:
+        return
+    families = [str(f) for f in (model.get("families") or [])]
+    for fam, block in blocks.items():
+        if str(fam) not in families:
+            raise unknown(f"family in model '{model.name}' per_family", fam, families)
+        for section in block or {}:
+            if section not in FAMILY_SECTIONS:
+                raise unknown(f"section in model '{model.name}' per_family.{fam}", section, FAMILY_SECTIONS)
+            for key in block[section] or {}:
+                if key not in model[section]:
+                    raise unknown(f"key in model '{model.name}' per_family.{fam}.{section}", key, model[section])
+    block = blocks.get(str(cfg.task.family)) or {}
+    for section in FAMILY_SECTIONS:
+        for key, value in (block.get(section) or {}).items():
+            if f"model.{section}.{key}" not in explicit:
+                model[section][key] = value
 
 
 def compose(overrides: Sequence[str] = ()) -> DictConfig:
@@ -211,6 +244,11 @@ def _check_values(cfg: DictConfig) -> None:
     if not (device in ("auto", "cpu", "cuda") or device.startswith("cuda:")):
         raise BenchError(f"bad device '{device}'; valid: auto, cpu, cuda, cuda:N")
     task = cfg.task
+    if task.family == "nbody":
+        if task.dim != 3:
+            raise BenchError(f"task.dim={task.dim} is not supported by the n-body simulator; valid: 3")
+        if task.n_particles < 2:
+            raise BenchError(f"task.n_particles={task.n_particles}: an n-body system needs at least 2 particles")
     if task.family == "forces":
         if task.n_particles not in (4, 8):
             raise BenchError(f"task.n_particles={task.n_particles} is not a published variant; valid: 4, 8")

@@ -39,7 +39,7 @@ MANIFEST_SCHEMA = 1
 OFFICIAL_MANIFESTS = Path(__file__).resolve().parent / "manifests"
 """The committed official manifests (``tasks/manifests`` links to ``data/manifests`` so that they ship
 as package data in a wheel too)."""
-FAMILY_MODULES = {"forces": "bench.tasks.forces"}
+FAMILY_MODULES = {"forces": "bench.tasks.forces", "nbody": "bench.tasks.nbody"}
 
 
 def family(name: str):

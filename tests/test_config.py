@@ -26,6 +26,11 @@ def test_groups_list_what_ships():
         "superposition",
         "damped",
         "discontinuous",
+        "nbody5",
+        "nbody5h",
+        "nbody20",
+        "nbody50",
+        "nbody100",
     }
     assert set(group_options("scale")) == {"tiny", "quick", "paper"}
     assert {"gnn", "egnn"} <= set(group_options("model"))

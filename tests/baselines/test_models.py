@@ -1,4 +1,4 @@
-"""Every registered model: shapes, capabilities, batching, dense = index ops, save/load; EGNN equivariance.
+"""Every registered force-law model: shapes, capabilities, batching, dense = index ops, save/load; EGNN equivariance.
 
 Parametrized over the registry, so a model added to ``baselines/conf/model/`` is tested without
 anyone adding it here.
@@ -13,12 +13,13 @@ import torch
 
 from bench.backends.torch_backend import IndexOps, TorchBackend
 from bench.batch import from_dense
-from bench.config import compose
+from bench.config import compose, model_card
 from bench.registry import model_names
 from bench.run import build_model
 from bench.tasks.forces import task_spec
 
-MODELS = model_names()
+MODELS = [m for m in model_names() if "forces" in model_card(m).families]
+"""The models of the force-law family (the n-body models: tests/baselines/test_nbody_models.py)."""
 
 
 def _model(name, n=4, d=2, dtype=torch.float64, **hparams):

@@ -1,0 +1,107 @@
+"""Family N datasets and evaluators: determinism, split sizes, frames, the rotated test set, scores."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from bench.config import task_card
+from bench.tasks import data as D
+from bench.tasks.nbody import Evaluator, RolloutEvaluator
+from bench.tasks.nbody.generate import split_simulations, split_sizes
+from bench.tasks.nbody.systems import initial_state, simulate
+
+
+def test_published_split_sizes():
+    assert split_sizes(7000, [3000, 2000, 2000]) == (3000, 2000, 2000)  # EGNN
+    assert split_sizes(9000, [5000, 2000, 2000]) == (5000, 2000, 2000)  # HEGNN
+    for name, sizes in [
+        ("nbody5", (3000, 2000, 2000)),
+        ("nbody5h", (5000, 2000, 2000)),
+        ("nbody100", (5000, 2000, 2000)),
+    ]:
+        card = task_card(name)
+        assert split_sizes(card.simulations.paper, card.split) == sizes
+
+
+def test_same_bytes_twice_and_seed_changes_them(tmp_path):
+    card = task_card("nbody5")
+    a = D.generate_dataset(card, "tiny", root=tmp_path / "a", progress=False)
+    b = D.generate_dataset(card, "tiny", root=tmp_path / "b", progress=False)
+    assert (a.path / "dataset.npz").read_bytes() == (b.path / "dataset.npz").read_bytes()
+    other = D.generate_dataset(task_card("nbody5", ["data_seed=1"]), "tiny", root=tmp_path / "c", progress=False)
+    assert other.checksum != a.checksum
+
+
+@pytest.mark.parametrize("name", ["nbody5", "nbody5h"])
+def test_matches_committed_official_manifest(name, data_root):
+    ds = D.generate_dataset(task_card(name), "tiny", root=data_root, progress=False)
+    official = json.loads((D.OFFICIAL_MANIFESTS / f"{name}-v1-tiny.json").read_text())
+    assert ds.checksum == official["checksum"]
+
+
+def test_splits_frames_and_the_simulation_behind_them(data_root):
+    card = task_card("nbody5")
+    ds = D.generate_dataset(card, "tiny", root=data_root, progress=False)
+    sims = {s: ds.split(s)["simulation"] for s in ("train", "val", "test")}
+    assert [len(sims[s]) for s in ("train", "val", "test")] == [48, 32, 32]
+    assert len(set(np.concatenate(list(sims.values())).tolist())) == card.simulations.tiny  # disjoint, complete
+    expected = split_simulations(card.simulations.tiny, card.split, card.data_seed)
+    np.testing.assert_array_equal(sims["test"], expected["test"])
+    train, test = ds.split("train"), ds.split("test")
+    assert train["position"].shape == (48, 2, 5, 3) and train["position"].dtype == np.float32
+    assert train["frames"].tolist() == [30, 40] and test["frames"].tolist() == [30, 40, 50, 60, 70]
+    # the stored frames are the simulator's frames 30 and 40 of the same initial states
+    state = initial_state(card.simulations.tiny, 5, [card.data_seed, 0])
+    picked = {k: v[sims["train"][:3]] for k, v in state.items()}
+    ref = simulate(picked, [30, 40])
+    np.testing.assert_allclose(train["position"][:3], ref["pos"], rtol=0, atol=1e-5)
+    np.testing.assert_allclose(train["velocity"][:3], ref["vel"], rtol=0, atol=1e-5)
+    np.testing.assert_array_equal(train["charge"][:3], picked["charge"])
+
+
+def test_hegnn_test_set_is_randomly_rotated(data_root, tmp_path):
+    rotated = D.generate_dataset(task_card("nbody5h"), "tiny", root=data_root, progress=False)
+    plain = D.generate_dataset(task_card("nbody5h", ["rotate_test=false"]), "tiny", root=tmp_path, progress=False)
+    R = rotated.split("test")["rotation"]
+    assert R.shape == (20, 3, 3)
+    np.testing.assert_allclose(np.linalg.det(R), 1.0, atol=1e-12)
+    np.testing.assert_allclose(R @ np.swapaxes(R, 1, 2), np.broadcast_to(np.eye(3), R.shape), atol=1e-12)
+    assert np.abs(R - R[0]).max() > 0.1  # one rotation per trajectory
+    expected = np.einsum("sab,sfnb->sfna", R, plain.split("test")["position"].astype(np.float64))
+    np.testing.assert_allclose(rotated.split("test")["position"], expected, rtol=0, atol=1e-5)
+    np.testing.assert_array_equal(rotated.split("train")["position"], plain.split("train")["position"])
+    assert "rotation" not in plain.split("test")
+
+
+def test_evaluator_scores_and_checks():
+    ev = Evaluator("nbody5")
+    true = np.zeros((4, 5, 3))
+    pred = true + 0.1
+    assert ev({"position_pred": pred, "position_true": true}) == pytest.approx({"mse": 0.01, "mae": 0.1})
+    with pytest.raises(ValueError, match=r"position_pred has shape \(4, 4, 3\)"):
+        ev({"position_pred": pred[:, :4], "position_true": true})
+    with pytest.raises(ValueError, match="missing input 'position_true'"):
+        ev({"position_pred": pred})
+    assert "position_pred" in repr(ev) and "mse" in repr(ev)
+
+
+def test_rollout_evaluator(data_root):
+    test = D.generate_dataset(task_card("nbody5"), "tiny", root=data_root, progress=False).split("test")
+    traj = test["position"].astype(np.float64)
+    inputs = {"trajectory": traj, "velocity": test["velocity"][:, 0], "charge": test["charge"]}
+    ev = RolloutEvaluator(jump_time=1.0)
+    perfect = ev({"rollout_pred": traj[:, 1:], **inputs})
+    for k in range(1, 5):
+        assert perfect[f"rollout_mse_h{k}"] == 0.0 and perfect[f"rollout_finite_h{k}"] == 1.0
+        assert perfect[f"energy_drift_h{k}"] == perfect[f"true_energy_drift_h{k}"] > 0
+    frozen = np.repeat(traj[:, :1], 4, axis=1)  # predicting no motion
+    still = ev({"rollout_pred": frozen, **inputs})
+    assert still["rollout_mse_h1"] == pytest.approx(((traj[:, 1] - traj[:, 0]) ** 2).mean())
+    assert still["rollout_mse_h4"] > still["rollout_mse_h1"]
+    blown = frozen.copy()
+    blown[0, 2:] = np.nan
+    out = ev({"rollout_pred": blown, **inputs})
+    assert out["rollout_finite_h2"] == 1.0 and out["rollout_finite_h3"] == 1 - 1 / len(traj)
