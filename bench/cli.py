@@ -1,4 +1,4 @@
-"""The ``bench`` command: ``run``, ``list``, ``data``."""
+"""The ``bench`` command: ``run``, ``list``, ``data``, ``results``, ``submit``, ``leaderboard``."""
 
 from __future__ import annotations
 
@@ -53,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     data.add_argument(
         "overrides", nargs="*", metavar="KEY=VALUE", help="task=..., scale=..., task.KEY=..., data_dir=..."
     )
+    from bench.leaderboard import commands as leaderboard_commands
+
+    leaderboard_commands.add_arguments(sub)  # results, submit, leaderboard
     return p
 
 
@@ -144,7 +147,20 @@ def cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "list": cmd_list, "data": cmd_data}
+def cmd_leaderboard_family(args: argparse.Namespace) -> int:
+    from bench.leaderboard import commands as leaderboard_commands
+
+    return getattr(leaderboard_commands, args.command)(args)
+
+
+COMMANDS = {
+    "run": cmd_run,
+    "list": cmd_list,
+    "data": cmd_data,
+    "results": cmd_leaderboard_family,
+    "submit": cmd_leaderboard_family,
+    "leaderboard": cmd_leaderboard_family,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,423 @@
+"""Submissions: validate run folders and a model card, and write a folder ready for a pull request.
+
+Nothing in a record is trusted (OGB/Matbench style). For every run folder:
+
+1. ``result.json`` follows the record schema (``bench.leaderboard.schema``) and holds the full configuration,
+   which ``config.yaml`` beside it repeats;
+2. its task version is the official one, and its data checksum is the official dataset's
+   (``data/manifests/<task>-v<version>-<scale>.json``);
+3. ``predictions.npz`` is the file the record names (SHA-256), and the task's official evaluator, re-run on
+   it against the official test targets, gives the recorded metrics.
+
+Across runs: one model (the card's name), at least ``MIN_SEEDS`` distinct seeds per task, scale and backend.
+The card needs ``name, authors, paper, code_url, licence, hardware``; the parameter count, training time,
+hyper-parameters and training data are filled in from the records. Every problem is reported with its
+run folder (or ``card``), the field and the reason; one problem rejects the whole submission.
+
+Force-probe metrics (``force_r2_*``) need the trained model's messages and are kept as reported.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import shutil
+import tempfile
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from bench.errors import BenchError, suggest
+from bench.io import atomic_write, atomic_write_text, save_npz
+from bench.leaderboard.schema import check_record
+from bench.leaderboard.store import MIN_SEEDS
+from bench.records import PREDICTIONS_NAME, RECORD_NAME
+
+CARD_REQUIRED = ("name", "authors", "paper", "code_url", "licence", "hardware")
+CARD_OPTIONAL = ("description", "contact", "parameters", "notes")
+CARD_DERIVED = ("training_time", "hyperparameters", "training_data", "model_version", "submitted_runs")
+CARD_NAME = "card.yaml"
+PROBE_SAMPLE_NAME = "probe_sample.npz"
+PROBE_SAMPLE_POINTS = 600
+RUN_FILES = (RECORD_NAME, PREDICTIONS_NAME, "config.yaml")
+METRIC_RTOL = 1e-9
+
+
+class SubmissionRejected(BenchError):
+    """A submission with problems; the message lists each with its place, field and reason."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        lines = [f"submission rejected ({len(problems)} problem{'s' * (len(problems) > 1)}):"]
+        lines += [f"  {p}" for p in problems]
+        super().__init__("\n".join(lines))
+
+
+@dataclass(frozen=True)
+class Problem:
+    where: str
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.field}: {self.reason}"
+
+
+@dataclass
+class Run:
+    path: Path
+    record: dict[str, Any]
+
+
+@dataclass
+class Submission:
+    card: dict[str, Any]
+    runs: list[Run]
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return str(self.card.get("name"))
+
+
+def find_runs(paths: list[str | Path]) -> list[Path]:
+    """Run folders: each path is one (it holds ``result.json``) or a folder searched for them."""
+    runs: dict[Path, None] = {}
+    for p in map(Path, paths):
+        if not p.exists():
+            raise BenchError(f"run folder '{p}' does not exist")
+        if (p / RECORD_NAME).is_file():
+            runs[p.resolve()] = None
+            continue
+        found = sorted(r.parent.resolve() for r in p.rglob(RECORD_NAME))
+        if not found:
+            raise BenchError(f"'{p}' holds no run ({RECORD_NAME} not found in it or below it)")
+        runs.update(dict.fromkeys(found))
+    return list(runs)
+
+
+# -- the card ------------------------------------------------------------------------------------------
+
+
+def read_card(path: str | Path) -> tuple[dict[str, Any], list[Problem]]:
+    path = Path(path)
+    if not path.is_file():
+        raise BenchError(f"model card '{path}' does not exist (see docs/tutorial.md for a template)")
+    try:
+        card = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        return {}, [Problem("card", "card", f"not valid YAML: {str(e).splitlines()[0]}")]
+    if not isinstance(card, dict):
+        return {}, [Problem("card", "card", "must be a mapping of fields (name, authors, ...)")]
+    return card, check_card_fields(card)
+
+
+def check_card_fields(card: dict[str, Any]) -> list[Problem]:
+    problems = []
+    for key in CARD_REQUIRED:
+        value = card.get(key)
+        if value is None or (isinstance(value, (str, list)) and not value):
+            problems.append(Problem("card", key, "missing (required: " + ", ".join(CARD_REQUIRED) + ")"))
+    for key in card:
+        if key in CARD_DERIVED:
+            problems.append(Problem("card", key, "is filled in from the records by bench submit; leave it out"))
+        elif key not in CARD_REQUIRED + CARD_OPTIONAL:
+            hint = suggest(key, CARD_REQUIRED + CARD_OPTIONAL)
+            did = f"did you mean '{hint}'? " if hint else ""
+            valid = ", ".join(CARD_REQUIRED + CARD_OPTIONAL)
+            problems.append(Problem("card", key, f"unknown field; {did}valid: {valid}"))
+    authors = card.get("authors")
+    if authors and not (
+        isinstance(authors, str) or (isinstance(authors, list) and all(isinstance(a, str) and a for a in authors))
+    ):
+        problems.append(Problem("card", "authors", "must be a list of names"))
+    url = card.get("code_url")
+    if url and not re.match(r"^https?://\S+$", str(url)):
+        problems.append(Problem("card", "code_url", f"'{url}' is not an http(s) URL"))
+    for key in ("paper", "licence", "hardware", "name"):
+        if card.get(key) is not None and not isinstance(card[key], str):
+            problems.append(Problem("card", key, f"must be a string, got {card[key]!r}"))
+    return problems
+
+
+# -- one run -------------------------------------------------------------------------------------------
+
+
+def _official_manifest(task: str, version: int, scale: str) -> dict[str, Any] | None:
+    from bench.tasks.data import OFFICIAL_MANIFESTS
+
+    path = OFFICIAL_MANIFESTS / f"{task}-v{version}-{scale}.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _sha256(path: Path) -> str:
+    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def check_run(
+    path: Path, data_dir: str | Path = "data", reevaluate: bool = True
+) -> tuple[dict[str, Any], list[Problem]]:
+    """The record of one run folder and its problems (empty: valid, official, recomputable)."""
+    where = str(path)
+    try:
+        record = json.loads((path / RECORD_NAME).read_text())
+    except (OSError, ValueError) as e:
+        return {}, [Problem(where, RECORD_NAME, f"cannot be read as JSON ({e})")]
+    problems = [Problem(where, f, r) for f, r in check_record(record)]
+    if problems:
+        return record, problems
+    config_file = path / "config.yaml"
+    if not config_file.is_file():
+        problems.append(Problem(where, "config.yaml", "missing: the full configuration of the run must be submitted"))
+    elif yaml.safe_load(config_file.read_text()) != record["config"]:
+        problems.append(Problem(where, "config.yaml", "differs from the configuration in result.json"))
+
+    from bench.config import task_card
+    from bench.errors import BenchError as _BenchError
+
+    task, version, scale = record["task"], record["task_version"], record["scale"]
+    try:
+        official = task_card(task)
+    except _BenchError as e:
+        return record, [*problems, Problem(where, "task", str(e))]
+    if version != int(official.version):
+        problems.append(Problem(where, "task_version", f"{version}, but the official '{task}' task is version "
+                                f"{official.version}; re-run it with this version of ParticleBench"))  # fmt: skip
+        return record, problems
+    manifest = _official_manifest(task, version, scale)
+    if manifest is None:
+        from bench.tasks.data import OFFICIAL_MANIFESTS
+
+        scales = sorted(p.stem.rsplit("-", 1)[1] for p in OFFICIAL_MANIFESTS.glob(f"{task}-v{version}-*.json"))
+        problems.append(Problem(where, "scale", f"'{scale}' has no official dataset for {task} v{version} "
+                                f"(official: {', '.join(scales) or 'none'})"))  # fmt: skip
+        return record, problems
+    if record["data_checksum"] != manifest["checksum"]:
+        problems.append(Problem(where, "data_checksum", f"{record['data_checksum']} is not the official "
+                                f"{task} v{version} {scale} dataset ({manifest['checksum']}); a variant of the "
+                                "task or another platform's data cannot be submitted"))  # fmt: skip
+        return record, problems
+    pred_file = path / str(record["predictions"]["file"])
+    if not pred_file.is_file():
+        problems.append(Problem(where, "predictions.file", f"'{pred_file.name}' is missing"))
+        return record, problems
+    if _sha256(pred_file) != record["predictions"]["sha256"]:
+        problems.append(Problem(where, "predictions.sha256", f"'{pred_file.name}' is not the file the record was "
+                                "written with (its SHA-256 differs)"))  # fmt: skip
+        return record, problems
+    if reevaluate:
+        problems += [Problem(where, f, r) for f, r in recompute_metrics(record, pred_file, official, data_dir)]
+    return record, problems
+
+
+def test_targets(card, scale: str, data_dir: str | Path = "data") -> tuple[str, np.ndarray]:
+    """The target name and the official test targets of a task (dataset generated if missing, then verified)."""
+    from bench.tasks.data import family, generate_dataset
+
+    fam = family(str(card.family))
+    dataset = generate_dataset(card, scale, root=data_dir, progress=False)
+    return fam.task_spec(card).target, fam.TaskData(dataset, card).targets("test")
+
+
+def recompute_metrics(record: dict[str, Any], pred_file: Path, card, data_dir: str | Path) -> list[tuple[str, str]]:
+    """Re-run the official evaluator on the saved predictions; every metric that disagrees is a problem."""
+    from bench.tasks.data import family
+
+    target, true = test_targets(card, record["scale"], data_dir)
+    with np.load(pred_file, allow_pickle=False) as z:
+        key = f"{target}_pred"
+        if key not in z.files:
+            return [("predictions.file", f"has no array '{key}' (it has {', '.join(z.files)})")]
+        pred = z[key]
+    if pred.size != true.size:
+        return [("predictions.file", f"'{key}' has shape {pred.shape}; the test split has {true.shape}")]
+    evaluator = family(str(card.family)).Evaluator(card)
+    try:
+        metrics = evaluator({key: pred.reshape(true.shape), f"{target}_true": true})
+    except ValueError as e:
+        return [("predictions.file", str(e))]
+    problems = []
+    for name, value in metrics.items():
+        claimed = record["metrics"].get(name)
+        if claimed is None:
+            problems.append((f"metrics.{name}", f"missing; the official evaluator gives {value!r}"))
+        elif not (_same(claimed, value)):
+            problems.append((f"metrics.{name}", f"the record says {claimed!r}, but the official evaluator gives "
+                             f"{value!r} on the saved predictions"))  # fmt: skip
+    return problems
+
+
+def _same(claimed: float, value: float) -> bool:
+    both_nan = math.isnan(claimed) and math.isnan(value)
+    return both_nan or math.isclose(claimed, value, rel_tol=METRIC_RTOL, abs_tol=1e-12)
+
+
+# -- the whole submission ------------------------------------------------------------------------------
+
+
+def check_seeds(runs: list[Run]) -> list[Problem]:
+    problems = []
+    groups: dict[tuple, list[Run]] = defaultdict(list)
+    for run in runs:
+        r = run.record
+        groups[(r["task"], r["task_version"], r["scale"], r["backend"])].append(run)
+    for (task, version, scale, backend), members in sorted(groups.items()):
+        where = f"{task} v{version} {scale} ({backend})"
+        by_seed: dict[int, list[Path]] = defaultdict(list)
+        for run in members:
+            by_seed[run.record["seed"]].append(run.path)
+        for seed, paths in sorted(by_seed.items()):
+            if len(paths) > 1:
+                problems.append(Problem(where, "seed", f"seed {seed} appears in {len(paths)} runs "
+                                        f"({', '.join(map(str, paths))}); each seed counts once"))  # fmt: skip
+        if len(by_seed) < MIN_SEEDS:
+            seeds = ", ".join(map(str, sorted(by_seed)))
+            reason = f"{len(by_seed)} distinct seed(s) ({seeds}); at least {MIN_SEEDS} distinct seeds are needed"
+            problems.append(Problem(where, "seed", reason))
+    return problems
+
+
+def _model_problems(card: dict[str, Any], runs: list[Run]) -> list[Problem]:
+    problems = []
+    names = sorted({run.record["model"] for run in runs})
+    if len(names) > 1:
+        reason = f"the runs are of several models ({', '.join(names)}); submit one model"
+        problems.append(Problem("runs", "model", reason))
+    elif card.get("name") and names and card["name"] != names[0]:
+        problems.append(Problem("card", "name", f"'{card['name']}', but the runs are of model '{names[0]}'"))
+    versions = sorted({run.record["model_version"] for run in runs})
+    if len(versions) > 1:
+        problems.append(Problem("runs", "model_version", f"several versions ({versions}); submit one"))
+    params = sorted({run.record["n_parameters"] for run in runs})
+    if "parameters" in card and card["parameters"] not in params:
+        problems.append(Problem("card", "parameters", f"{card['parameters']}, but the records count "
+                                f"{', '.join(map(str, params))}; leave it out to have it filled in"))  # fmt: skip
+    return problems
+
+
+def derived_card(card: dict[str, Any], runs: list[Run]) -> dict[str, Any]:
+    """The submitted card: the submitter's fields plus what the records say."""
+    per_task: dict[str, list[Run]] = defaultdict(list)
+    for run in runs:
+        per_task[f"{run.record['task']} v{run.record['task_version']} {run.record['scale']}"].append(run)
+    params = sorted({run.record["n_parameters"] for run in runs})
+    out = {k: card[k] for k in CARD_REQUIRED + CARD_OPTIONAL if k in card}
+    if isinstance(out.get("authors"), str):
+        out["authors"] = [out["authors"]]
+    out["model_version"] = int(runs[0].record["model_version"]) if runs else None
+    out["parameters"] = params[0] if len(params) == 1 else {k: v[0].record["n_parameters"] for k, v in per_task.items()}
+    out["training_time"] = {
+        k: f"{np.mean([r.record['train_time_s'] for r in v]):.1f} s per run (mean of {len(v)}), "
+        f"{v[0].record['environment'].get('device', v[0].record['device'])}"
+        for k, v in sorted(per_task.items())
+    }
+    out["hyperparameters"] = {
+        k: {key: v[0].record["config"]["model"].get(key) for key in ("hparams", "train")}
+        for k, v in sorted(per_task.items())
+    }
+    out["training_data"] = {
+        k: {"task": v[0].record["task"], "version": v[0].record["task_version"], "scale": v[0].record["scale"],
+            "checksum": v[0].record["data_checksum"], "split": "train (validation: val; scored on test)"}
+        for k, v in sorted(per_task.items())
+    }  # fmt: skip
+    out["submitted_runs"] = len(runs)
+    return out
+
+
+def validate(run_paths: list[str | Path], card_path: str | Path, data_dir: str | Path = "data") -> Submission:
+    """Every check of the module docstring; the submission with its problems (none: accepted)."""
+    card, problems = read_card(card_path)
+    runs = []
+    for path in find_runs(run_paths):
+        record, run_problems = check_run(path, data_dir)
+        problems += run_problems
+        if record and not run_problems:
+            runs.append(Run(path, record))
+    if runs:
+        problems += _model_problems(card, runs)
+        problems += check_seeds(runs)
+    elif not problems:
+        problems.append(Problem("runs", "runs", "no valid run to submit"))
+    return Submission(derived_card(card, runs) if runs else card, runs, problems)
+
+
+def probe_sample(
+    run_dir: Path, record: dict[str, Any], points: int = PROBE_SAMPLE_POINTS
+) -> dict[str, np.ndarray] | None:
+    """A few hundred points of the message-vs-force probe (what the app plots), from the run's probe inputs."""
+    probe = (record.get("probes") or {}).get("force_probe")
+    if not probe:
+        return None
+    inputs = run_dir / str(probe.get("inputs", "probe.npz"))
+    if not inputs.is_file():
+        return None
+    with np.load(inputs, allow_pickle=False) as z:
+        messages, force = z["messages"], z["pair_force"]
+    rows = np.sort(np.random.default_rng(0).permutation(len(force))[:points])
+    fitted, message = [], []
+    for comp in probe["components"]:
+        y = messages[:, comp["component"]].astype(np.float64)
+        y = (y - y.mean()) / (y.std() if y.std() > 0 else 1.0)
+        fitted.append(comp["intercept"] + force[rows] @ np.asarray(comp["force_coefficients"]))
+        message.append(y[rows])
+    return {
+        "component": np.asarray([c["component"] for c in probe["components"]], dtype=np.int64),
+        "fitted_force": np.stack(fitted, axis=1).astype(np.float32),
+        "message": np.stack(message, axis=1).astype(np.float32),
+    }
+
+
+def planned_files(sub: Submission) -> list[tuple[str, Path | None, int]]:
+    """(path inside the submission folder, source file or None when generated, size in bytes)."""
+    files: list[tuple[str, Path | None, int]] = [(CARD_NAME, None, len(yaml.safe_dump(sub.card, sort_keys=False)))]
+    for run in sub.runs:
+        rel = f"{run.record['task']}/{run.path.name}"
+        for name in RUN_FILES:
+            files.append((f"{rel}/{name}", run.path / name, (run.path / name).stat().st_size))
+        if (sub_probe := (run.record.get("probes") or {}).get("force_probe")) and (
+            run.path / str(sub_probe.get("inputs", ""))
+        ).is_file():
+            files.append((f"{rel}/{PROBE_SAMPLE_NAME}", None, 0))
+    return files
+
+
+def write(sub: Submission, out: str | Path = "submissions", force: bool = False) -> Path:
+    """Write the submission folder ``<out>/<model>/`` (all at once: built aside, then renamed into place)."""
+    if sub.problems:
+        raise SubmissionRejected(sub.problems)
+    target = Path(out) / sub.name
+    if target.exists() and not force:
+        raise BenchError(f"'{target}' exists already; pass --force to replace it")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{sub.name}-", dir=target.parent))
+    try:
+        atomic_write_text(tmp / CARD_NAME, yaml.safe_dump(sub.card, sort_keys=False, allow_unicode=True))
+        for run in sub.runs:
+            folder = tmp / run.record["task"] / run.path.name
+            folder.mkdir(parents=True, exist_ok=True)
+            for name in RUN_FILES:
+                shutil.copy2(run.path / name, folder / name)
+            sample = probe_sample(run.path, run.record)
+            if sample is not None:
+                atomic_write(folder / PROBE_SAMPLE_NAME, lambda f, s=sample: save_npz(f, s))
+        for path in [tmp, *tmp.rglob("*")]:
+            if path.is_dir():
+                path.chmod(0o755)  # mkdtemp makes 0700; a submission is meant to be shared
+        if target.exists():
+            old = target.with_name(f".{target.name}-old")
+            shutil.rmtree(old, ignore_errors=True)
+            target.rename(old)
+            tmp.rename(target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
