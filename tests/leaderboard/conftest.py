@@ -29,16 +29,56 @@ def tiny_runs(out: Path, data_root: Path, tasks=("spring",), seeds=(0, 1, 2), mo
     return out
 
 
+SECOND_MODEL = """\
+import torch
+
+import bench
+from bench.model import mlp
+
+
+class VelocityNet(bench.Model):
+    \"\"\"A deliberately weak model: each particle's acceleration from its own state, no interactions.\"\"\"
+
+    families = ("forces",)
+
+    def __init__(self, spec, hidden: int = 16):
+        super().__init__(spec)
+        self.net = mlp([2 * spec.dim, hidden, spec.target_dim])
+
+    def forward(self, batch):
+        return self.net(torch.cat([batch.position, batch.velocity], dim=-1))
+"""
+
+
 @pytest.fixture(scope="session")
 def session_runs(tmp_path_factory, data_root) -> Path:
-    """``runs/spring/pair-force-net/tiny-seed{0,1,2}-*``: three real runs of the example model."""
-    return tiny_runs(tmp_path_factory.mktemp("runs"), data_root)
+    """Real tiny runs, seeds 0, 1, 2 on spring: ``spring/pair-force-net/`` (the example model) and
+    ``spring/velocitynet/`` (a card-less second model, for comparisons)."""
+    root = tmp_path_factory.mktemp("runs")
+    tiny_runs(root, data_root)
+    second = tmp_path_factory.mktemp("models") / "velocity_net.py"
+    second.write_text(SECOND_MODEL)
+    tiny_runs(root, data_root, model=f"{second}:VelocityNet")
+    return root
 
 
 @pytest.fixture
 def runs(session_runs, tmp_path) -> Path:
-    """A private copy of the session's runs, free to tamper with."""
-    return Path(shutil.copytree(session_runs, tmp_path / "runs"))
+    """A private copy of the example model's runs, free to tamper with."""
+    return Path(shutil.copytree(session_runs / "spring" / "pair-force-net", tmp_path / "runs"))
+
+
+@pytest.fixture(scope="session")
+def fixture_store(session_runs, data_root, tmp_path_factory) -> tuple[Path, Path]:
+    """(official store, local runs): the example model submitted as official, both models' runs local."""
+    from bench.leaderboard import submit
+
+    card = tmp_path_factory.mktemp("card") / "card.yaml"
+    card.write_text(CARD)
+    official = tmp_path_factory.mktemp("official")
+    sub = submit.validate([session_runs / "spring" / "pair-force-net"], card, data_root)
+    submit.write(sub, official)
+    return official, session_runs
 
 
 @pytest.fixture

@@ -1,0 +1,64 @@
+"""Make the official baseline records: run baselines, then submit them into ``leaderboard/results/``
+through the same validation as any outside submission (``bench.leaderboard.submit``).
+
+    python -m bench.leaderboard.official --tasks spring charge --scale tiny --seeds 0 1 2
+
+Runs go to ``--runs`` (default ``runs-official/``, reused when present: a run with the same configuration
+is not trained again); one training process at a time, ``threads=1``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import tempfile
+from pathlib import Path
+
+import yaml
+
+from bench.cli import main as bench
+from bench.leaderboard import submit
+from bench.leaderboard.store import OFFICIAL_ROOT
+
+CARDS = Path(__file__).resolve().parent / "baselines.yaml"
+
+
+def baseline_card(model: str) -> dict:
+    spec = yaml.safe_load(CARDS.read_text())
+    if model not in spec["models"]:
+        raise SystemExit(f"no card for baseline '{model}' in {CARDS}")
+    card = {"name": model, **spec["common"], **spec["models"][model]}
+    card["hardware"] = f"{platform.machine()} CPU, {__import__('os').cpu_count()} cores, torch threads 1"
+    return card
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--tasks", nargs="+", default=["spring", "charge"])
+    p.add_argument("--models", nargs="+", default=list(yaml.safe_load(CARDS.read_text())["models"]))
+    p.add_argument("--seeds", nargs="+", default=["0", "1", "2"])
+    p.add_argument("--scale", default="tiny")
+    p.add_argument("--runs", default="runs-official")
+    p.add_argument("--data-dir", default="data")
+    p.add_argument("--out", default=str(OFFICIAL_ROOT))
+    p.add_argument("--extra", nargs="*", default=["sr=none"], help="more overrides for bench run")
+    args = p.parse_args(argv)
+    for model in args.models:
+        code = bench(["run", "-m", f"task={','.join(args.tasks)}", f"model={model}", f"seed={','.join(args.seeds)}",
+                      f"scale={args.scale}", "threads=1", "progress=false", f"out={args.runs}",
+                      f"data_dir={args.data_dir}", *args.extra])  # fmt: skip
+        if code:
+            return code
+        dirs = [str(Path(args.runs) / t / model) for t in args.tasks]
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+            yaml.safe_dump(baseline_card(model), f, sort_keys=False)
+        sub = submit.validate(dirs, f.name, args.data_dir)
+        Path(f.name).unlink()
+        sub.runs = [r for r in sub.runs if r.record["scale"] == args.scale]
+        path = submit.write(sub, args.out, force=True)
+        print(f"official records of {model}: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

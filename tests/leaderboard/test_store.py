@@ -1,0 +1,99 @@
+"""The result store: validation on load, the index, aggregation over seeds and ranks; the paired bootstrap."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bench.cli import main
+from bench.leaderboard import compare, store
+from bench.leaderboard.schema import check_record
+
+
+def _frame(rows):
+    base = {"source": "official", "task_version": 1, "scale": "tiny", "backend": "torch", "primary_metric": "mae",
+            "lower_is_better": True, "n_parameters": 10, "train_time_s": 1.0, "time_per_epoch_s": 0.5,
+            "model_family": "m", "task_family": "forces", "capabilities": "", "model_version": 1,
+            "data_checksum": "sha256:x"}  # fmt: skip
+    return pd.DataFrame([{**base, **r} for r in rows])
+
+
+def test_aggregate_mean_std_seeds_and_ranks():
+    rows = [{"task": "spring", "model": "a", "seed": s, "value": v} for s, v in [(0, 1.0), (1, 2.0), (2, 3.0)]]
+    rows += [{"task": "spring", "model": "b", "seed": s, "value": v} for s, v in [(0, 0.5), (1, 0.7), (2, 0.9)]]
+    rows += [{"task": "spring", "model": "c", "seed": s, "value": 0.1} for s in (0, 1)]  # 2 seeds: unranked
+    rows += [{"task": "spring", "model": "d", "seed": 0, "value": 9.0} for _ in range(3)]  # one seed thrice
+    agg = store.aggregate(_frame(rows)).set_index("model")
+    assert agg.loc["a", "mean"] == 2.0 and agg.loc["a", "std"] == pytest.approx(1.0)  # sample std
+    assert agg.loc["b", "mean"] == pytest.approx(0.7) and agg.loc["b", "n_seeds"] == 3
+    assert (agg.loc["b", "rank"], agg.loc["a", "rank"]) == (1, 2)
+    assert pd.isna(agg.loc["c", "rank"]) and agg.loc["c", "n_seeds"] == 2
+    assert agg.loc["d", "n_seeds"] == 1 and agg.loc["d", "n_records"] == 3 and pd.isna(agg.loc["d", "rank"])
+
+
+def test_higher_is_better_ranks_the_largest_first():
+    rows = [{"task": "t", "model": m, "seed": s, "value": v, "lower_is_better": False}
+            for m, v in [("a", 0.9), ("b", 0.99)] for s in range(3)]  # fmt: skip
+    agg = store.aggregate(_frame(rows)).set_index("model")
+    assert (agg.loc["b", "rank"], agg.loc["a", "rank"]) == (1, 2)
+
+
+def test_load_validates_and_indexes(session_runs, tmp_path):
+    root = shutil.copytree(session_runs, tmp_path / "runs")
+    records = store.load(None, [root])
+    assert len(records.frame) == 6 and not records.invalid
+    assert set(records.frame["model"]) == {"pair-force-net", "velocitynet"}
+    assert (root / store.INDEX_NAME).is_file()
+    # a broken record is listed with its reason; a changed record is re-read, not served from the index
+    broken, changed = sorted(root.rglob("result.json"))[:2]
+    broken.write_text("{not json")
+    record = json.loads(changed.read_text())
+    record["metrics"]["mae"] = 123.0
+    changed.write_text(json.dumps(record))
+    records = store.load(None, [root])
+    assert len(records.frame) == 5 and records.invalid[0][0] == str(broken.parent)
+    assert "cannot be read as JSON" in records.invalid[0][1]
+    assert 123.0 in set(records.frame["value"])
+
+
+def test_schema_names_each_bad_field(session_runs):
+    record = json.loads(next(session_runs.rglob("result.json")).read_text())
+    assert check_record(record) == []
+    bad = {**record, "seed": "0", "metrics": {**record["metrics"], "mae": "x"}, "schema_version": 1}
+    del bad["data_checksum"]
+    fields = dict(check_record(bad))
+    assert fields["seed"].startswith("must be an integer") and fields["data_checksum"] == "missing"
+    assert "not a supported schema version" in dict(check_record({**record, "schema_version": 99}))["schema_version"]
+
+
+def test_bench_results_prints_the_aggregate(session_runs, capsys):
+    code = main(["results", "--source", "local", "--runs", str(session_runs)])
+    out = capsys.readouterr().out
+    assert code == 0
+    lines = [line for line in out.splitlines() if "spring v1" in line]
+    assert len(lines) == 2 and all(" 3 " in line for line in lines)  # two entries of three seeds, ranked
+    assert lines[0].split()[3] == "1" and "±" in lines[0]
+    code = main(["results", "--source", "local", "--runs", str(session_runs), "--records", "--model", "velocitynet"])
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.strip().startswith("local")]
+    assert code == 0 and len(rows) == 3 and all("velocitynet" in row for row in rows)
+    assert main(["results", "--source", "nowhere"]) == 2
+    assert "unknown source 'nowhere'" in capsys.readouterr().err
+
+
+def test_paired_bootstrap_detects_a_real_difference_and_not_a_null_one():
+    rng = np.random.default_rng(0)
+    base = rng.exponential(1.0, size=(20, 50))
+    better = base * 0.8  # 20 % lower error on every sample
+    real = compare.paired_bootstrap(better, base)
+    assert real["ci_high"] < 0 and real["p_value"] < 0.01 and real["diff"] == pytest.approx((better - base).mean())
+    noise = base + rng.normal(0, 0.01, size=base.shape)
+    null = compare.paired_bootstrap(noise, noise[:, ::-1][:, ::-1] + 0)  # identical errors
+    assert null["diff"] == 0 and null["p_value"] == 1.0
+    shuffled = compare.paired_bootstrap(base, rng.permuted(base, axis=1), unit="simulations")
+    assert shuffled["ci_low"] < 0 < shuffled["ci_high"] or shuffled["diff"] == 0
+    with pytest.raises(ValueError, match="not paired"):
+        compare.paired_bootstrap(base, base[:5])
