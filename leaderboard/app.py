@@ -23,6 +23,7 @@ from bench.leaderboard import compare, references, store
 
 PAGES = ("Overview", "Task", "Compare", "Model")
 CARD_NAME = "card.yaml"
+REFERENCE_MARK = "ref"
 
 
 def _config() -> tuple[str, tuple[str, ...], str]:
@@ -112,8 +113,8 @@ def _reference_rows(task: str, metric: str, primary: str | None, metrics: list[s
     if refs.empty:
         return refs
     return pd.DataFrame({
-        "rank": "📄",
-        "entry": "📄 " + refs["model"] + " — published",
+        "rank": REFERENCE_MARK,
+        "entry": "published: " + refs["model"],
         "metric": refs["metric"],
         "mean ± std": refs["value"].map("{:.4g}".format),
         "seeds": "",
@@ -160,8 +161,8 @@ def page_task(frame: pd.DataFrame) -> None:
     st.dataframe(shown, hide_index=True, width="stretch", key="task-table")
     st.caption(f"Mean ± std over seeds of **{metric}** ({'lower' if agg['lower_is_better'].iat[0] else 'higher'} "
                f"is better) at scale '{scale}'. Ranked entries have ≥ {store.MIN_SEEDS} distinct seeds. "
-               "📄 rows are published numbers (DESIGN.md), marked with their source; a paper's own loss "
-               "is not always on this suite's scale.")  # fmt: skip
+               f"'{REFERENCE_MARK}' rows are published numbers (DESIGN.md), marked with their source; a paper's "
+               "own loss is not always on this suite's scale.")  # fmt: skip
 
     st.subheader("Training curves")
     curves = []

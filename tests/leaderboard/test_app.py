@@ -72,8 +72,8 @@ def test_task_page_table_references_filters_and_plots(app):
     assert "pair-force-net · torch" in entries and "velocitynet (local) · torch" in entries
     ranked = table[table["rank"].isin(["1", "2", "3"])]
     assert len(ranked) == 3 and (ranked["seeds"] == "3").all()
-    published = table[table["rank"] == "📄"]
-    assert len(published) == 3 and "📄 gnn — published" in set(published["entry"])
+    published = table[table["rank"] == "ref"]
+    assert len(published) == 3 and "published: gnn" in set(published["entry"])
     assert set(published["note"]) == {"Cranmer et al. 2020, 2-D"}
     assert len(at.get("vega_lite_chart")) == 3  # training curves, speed bars, message-vs-force scatter
     assert any("R² robust" in m.value for m in at.markdown)
@@ -83,7 +83,7 @@ def test_task_page_table_references_filters_and_plots(app):
     at.selectbox(key="metric").set_value("force_r2_robust").run()
     shown = at.dataframe[0].value
     assert shown["metric"].iloc[0] == "force_r2_robust"
-    published = shown[shown["rank"] == "📄"]
+    published = shown[shown["rank"] == "ref"]
     assert list(published["mean ± std"]) == ["1", "0.9196"]  # bottleneck and standard GNN, spring, Table 3
     assert set(published["note"]) == {"report 'Symbolic Distillation', Table 3"}
 
