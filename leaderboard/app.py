@@ -95,14 +95,30 @@ def page_overview(frame: pd.DataFrame) -> None:
     best = agg.sort_values("mean").groupby(["entry", "column"], sort=False).first().reset_index()
     matrix = best.pivot(index="entry", columns="column", values="mean")
     lower = best.groupby("column")["lower_is_better"].first()
-    styler = matrix.style.format("{:.4g}", na_rep="–")
-    for column in matrix.columns:
-        cmap = "RdYlGn_r" if lower[column] else "RdYlGn"
-        styler = styler.background_gradient(cmap=cmap, subset=[column], axis=0)
+    styler = matrix.style.format("{:.4g}", na_rep="–").apply(lambda col: _colour_scale(col, lower[col.name]))
     st.dataframe(styler, width="stretch")
     counts = agg.groupby("source")["n_records"].sum().to_dict()
     shown = ", ".join(f"{v:,} {k}" for k, v in counts.items())
     st.caption(f"{len(frame):,} records in all; {shown} at scale '{scale}'. Best backend per cell.")
+
+
+_RED, _YELLOW, _GREEN = np.array([230, 124, 115]), np.array([255, 214, 102]), np.array([87, 187, 138])
+
+
+def _colour_scale(column: pd.Series, lower_is_better: bool) -> list[str]:
+    """Background colours of one matrix column: green for its best value, red for its worst."""
+    values = column.to_numpy(dtype=float)
+    lo, hi = np.nanmin(values), np.nanmax(values)
+    good = (values - lo) / (hi - lo) if hi > lo else np.full_like(values, 0.5)
+    good = 1 - good if lower_is_better else good
+    styles = []
+    for g in good:
+        if np.isnan(g):
+            styles.append("")
+            continue
+        rgb = _RED + (_YELLOW - _RED) * 2 * g if g < 0.5 else _YELLOW + (_GREEN - _YELLOW) * (2 * g - 1)
+        styles.append("background-color: rgb({}, {}, {}); color: black".format(*rgb.round().astype(int)))
+    return styles
 
 
 def _reference_rows(task: str, metric: str, primary: str | None, metrics: list[str]) -> pd.DataFrame:
