@@ -95,7 +95,9 @@ def page_overview(frame: pd.DataFrame) -> None:
     best = agg.sort_values("mean").groupby(["entry", "column"], sort=False).first().reset_index()
     matrix = best.pivot(index="entry", columns="column", values="mean")
     lower = best.groupby("column")["lower_is_better"].first()
-    styler = matrix.style.format("{:.4g}", na_rep="–").apply(lambda col: _colour_scale(col, lower[col.name]))
+    styler = matrix.style.format(lambda v: "–" if pd.isna(v) else f"{v:.4g}").apply(
+        lambda col: _colour_scale(col, lower[col.name])
+    )
     st.dataframe(styler, width="stretch")
     counts = agg.groupby("source")["n_records"].sum().to_dict()
     shown = ", ".join(f"{v:,} {k}" for k, v in counts.items())
@@ -290,8 +292,8 @@ def page_compare(frame: pd.DataFrame, data_dir: str) -> None:
     st.markdown(f"**{verdict}** — {result['n']:,} paired {unit}, 2000 bootstrap resamples; "
                 f"A: {len(pick[a])} seed(s), B: {len(pick[b])} seed(s) (errors averaged over seeds).")  # fmt: skip
     hist, edges = np.histogram(result["boot"], bins=40)
-    st.bar_chart(pd.DataFrame({"A − B": (edges[:-1] + edges[1:]) / 2, "resamples": hist}), x="A − B", y="resamples",
-                 height=220)  # fmt: skip
+    centres = [f"{c:.3g}" for c in (edges[:-1] + edges[1:]) / 2]
+    st.bar_chart(pd.DataFrame({"A − B": centres, "resamples": hist}), x="A − B", y="resamples", height=220, sort=False)
 
 
 @st.cache_data(show_spinner="re-scoring the test predictions ...", max_entries=32)
