@@ -86,7 +86,7 @@ def run_app(root: Path) -> tuple[float, str]:
     return float(seconds), f"{rows} models × {cols} tasks"
 
 
-def browser(root: Path) -> float:
+def browser(root: Path) -> list[float]:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
@@ -112,11 +112,14 @@ def browser(root: Path) -> float:
             options.add_argument(arg)
         driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
         try:
-            t = time.perf_counter()
-            driver.get(f"http://127.0.0.1:{port}/")
             cells = '[data-testid="stDataFrame"] [role="gridcell"]'
-            WebDriverWait(driver, 60).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, cells)) > 10)
-            return time.perf_counter() - t
+            times = []
+            for _ in range(2):  # the first visitor after the server started, then a later visitor
+                t = time.perf_counter()
+                driver.get(f"http://127.0.0.1:{port}/?visit={len(times)}")
+                WebDriverWait(driver, 60).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, cells)) > 10)
+                times.append(time.perf_counter() - t)
+            return times
         finally:
             driver.quit()
     finally:
@@ -142,7 +145,9 @@ def main(argv=None) -> int:
         print(f"first page, warm (indexed store, fresh process): {min(warm):.2f} s (best of 3; all: "
               f"{', '.join(f'{w:.2f}' for w in warm)})")  # fmt: skip
         if args.browser:
-            print(f"first page in headless chromium, warm store: {browser(root):.2f} s until the table's cells show")
+            first, later = browser(root)
+            print(f"first page in headless chromium (indexed store), until the table's cells show: first visitor "
+                  f"after the server started {first:.2f} s, a later visitor {later:.2f} s")  # fmt: skip
         print(f"goal: < 3 s; warm/goal = {min(warm) / 3:.2f}, cold/goal = {cold / 3:.2f}")
     return 0
 
