@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from bench.batch import Batch
 from bench.errors import BenchError
@@ -30,8 +30,12 @@ class GNN(Model):
         message_dim = spec.dim if message_dim is None else message_dim  # None: the bottleneck, k = d
         node_dim = 2 * spec.dim + len(spec.attributes)
         self.message_dim = message_dim
-        self.edge_mlp = mlp([2 * node_dim] + [hidden] * layers + [self.edge_outputs(message_dim)])
+        self.edge_mlp = self.make_edge_model(node_dim, hidden, layers, self.edge_outputs(message_dim))
         self.node_mlp = mlp([node_dim + message_dim] + [hidden] * layers + [spec.target_dim])
+
+    def make_edge_model(self, node_dim: int, hidden: int, layers: int, outputs: int) -> nn.Module:
+        """The edge function φ_e, from the concatenated [x_i, x_j] (an MLP here; ``eql-gnn`` overrides it)."""
+        return mlp([2 * node_dim] + [hidden] * layers + [outputs])
 
     def edge_outputs(self, message_dim: int) -> int:
         """Width of the edge model's output (one value per message component here)."""
@@ -84,6 +88,10 @@ class GNNKL(GNN):
         super().__init__(spec, **hparams)
         self.kl_weight = kl_weight
         self._last_kl: Tensor | None = None
+
+    def make_edge_model(self, node_dim: int, hidden: int, layers: int, outputs: int) -> nn.Module:
+        """The edge function φ_e, from the concatenated [x_i, x_j] (an MLP here; ``eql-gnn`` overrides it)."""
+        return mlp([2 * node_dim] + [hidden] * layers + [outputs])
 
     def edge_outputs(self, message_dim: int) -> int:
         return 2 * message_dim  # a mean and a log-variance per component
