@@ -56,7 +56,30 @@ def _parser() -> argparse.ArgumentParser:
     from bench.leaderboard import commands as leaderboard_commands
 
     leaderboard_commands.add_arguments(sub)  # results, submit, leaderboard
+    report = sub.add_parser(
+        "report", help="a task family's reproduction report: our numbers beside the published ones",
+        description="Write a family's reproduction report (Markdown) from the result records; "
+                    "`bench report family=forces --help` lists the family's options.",
+        epilog="examples:\n  bench report family=forces\n  bench report family=forces --run --epochs 20 --seeds 0,1,2\n"
+               "  bench report family=nbody", formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    report.add_argument("family", metavar="family=NAME", help=f"one of: {', '.join(REPORTS)}")
+    report.add_argument("options", nargs=argparse.REMAINDER, help="the family report's own options")
     return p
+
+
+REPORTS = {"forces": "bench.tasks.forces.report", "nbody": "bench.tasks.nbody.report"}
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    import importlib
+
+    from bench.errors import unknown
+
+    name = args.family.removeprefix("family=")
+    if name not in REPORTS:
+        raise unknown("report family", name, REPORTS)
+    return importlib.import_module(REPORTS[name]).main(list(args.options))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -157,6 +180,7 @@ COMMANDS = {
     "run": cmd_run,
     "list": cmd_list,
     "data": cmd_data,
+    "report": cmd_report,
     "results": cmd_leaderboard_family,
     "submit": cmd_leaderboard_family,
     "leaderboard": cmd_leaderboard_family,

@@ -1,0 +1,42 @@
+"""`bench report family=forces`: records of real (tiny) runs grouped per system, model and budget."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.cli import main
+
+
+def test_report_groups_seeds_and_shows_published_numbers(tmp_path, data_root, capsys):
+    runs = tmp_path / "runs"
+    common = ["scale=tiny", f"out={runs}", f"data_dir={data_root}", "progress=false", "sr=none"]
+    assert main(["run", "-m", "task=spring", "model=gnn-bottleneck,gnn", "seed=0,1", *common]) == 0
+    out = tmp_path / "REPORT.md"
+    assert main(["report", "family=forces", "--runs", str(runs), "--out", str(out)]) == 0
+    assert f"4 records → report: {out}" in capsys.readouterr().out
+    text = out.read_text()
+    rows = [line for line in text.splitlines() if line.startswith("| spring")]
+    assert len(rows) == 2 and rows[0].startswith("| spring | gnn | tiny, 2 epochs | 0, 1 |")
+    bottleneck = rows[1].split(" | ")
+    assert bottleneck[1:4] == ["gnn-bottleneck", "tiny, 2 epochs", "0, 1"]
+    assert bottleneck[5] == "0.046" and bottleneck[7] == "1.0000" and bottleneck[11] == "✓/✓"
+    assert " ± " in bottleneck[4]  # mean ± std over the two seeds
+    assert bottleneck[9] == "–"  # no symbolic regression was run (sr=none)
+
+
+def test_report_rejects_unknown_names(tmp_path, capsys):
+    assert main(["report", "family=force"]) == 2
+    assert "unknown report family 'force'; did you mean 'forces'?" in capsys.readouterr().err
+    assert main(["report", "family=forces", "--systems", "sprin", "--out", str(tmp_path / "r.md")]) == 2
+    assert "unknown report system 'sprin'; did you mean 'spring'?" in capsys.readouterr().err
+    assert not (tmp_path / "r.md").exists()
+
+
+@pytest.mark.parametrize(
+    "argv, expected",
+    [(["report", "--help"], "bench report family=forces --run"), (["report", "family=forces", "--help"], "--epochs")],
+)
+def test_report_help(argv, expected, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 0 and expected in capsys.readouterr().out
