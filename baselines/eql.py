@@ -94,10 +94,10 @@ class EQLGNN(GNN):
         identity: int = 16,
         product: int = 8,
         constant: int = 8,
-        sparsity: float = 1e-3,
+        sparsity: float = 1e-2,
         l1_weight: float = 1e-2,
         prune_at: float = 0.7,
-        threshold: float = 1e-2,
+        threshold: float = 5e-2,
         **hparams,
     ):
         bad = [i for i in inputs if i not in INPUTS]

@@ -9,7 +9,8 @@ chosen systems and models, groups them by (system, model, budget) and writes a M
 (the L1 "test loss" of the paper), robust and full R² of the message probe, how many seeds recovered the
 law (the chosen expression of symbolic regression, and any expression of its Pareto front; for
 ``eql-gnn`` its own equation), the recovered expression of one seed in LaTeX, and the budget (scale,
-training samples, epochs, training time) of each row. ``--run`` first trains and evaluates every missing
+training samples, epochs, training time) of each row; a row whose runs differ from today's model card
+names the settings that differ. ``--run`` first trains and evaluates every missing
 (system, model, seed) at scale ``quick`` with ``--epochs`` epochs, one after the other.
 """
 
@@ -65,6 +66,23 @@ def budget(record: dict[str, Any]) -> tuple[str, int]:
     return str(record["scale"]), int(record["config"]["scale"]["epochs"])
 
 
+def variant(record: dict[str, Any]) -> str:
+    """The hyper-parameters and training settings in which the run differs from today's model card."""
+    from omegaconf import OmegaConf
+
+    from bench.config import model_card
+
+    try:
+        card = OmegaConf.to_container(model_card(record["model"]), resolve=True)
+    except Exception:  # a model no longer shipped
+        return ""
+    assert isinstance(card, dict)
+    ran = record["config"]["model"]
+    diff = [f"{k}={ran[section][k]}" for section in ("hparams", "train")
+            for k in sorted(ran.get(section) or {}) if (card.get(section) or {}).get(k) != ran[section][k]]  # fmt: skip
+    return ", ".join(diff)
+
+
 def _mean_std(values: list[float], digits: str = ".4g") -> str:
     values = [v for v in values if v is not None]
     if not values:
@@ -90,9 +108,9 @@ def _recovered(record: dict[str, Any]) -> tuple[bool | None, bool | None, str | 
 
 
 def table(records: list[dict[str, Any]]) -> str:
-    groups: dict[tuple[str, str, tuple[str, int]], list[dict[str, Any]]] = {}
+    groups: dict[tuple[str, str, tuple[str, int], str], list[dict[str, Any]]] = {}
     for r in records:
-        groups.setdefault((r["task"], r["model"], budget(r)), []).append(r)
+        groups.setdefault((r["task"], r["model"], budget(r), variant(r)), []).append(r)
     lines = [
         "| system | model | budget | seeds | test MAE | published loss | R² robust | published R² | R² full "
         "| recovered (chosen) | recovered (front) | published recovery | train time |",
@@ -100,7 +118,7 @@ def table(records: list[dict[str, Any]]) -> str:
     ]
     examples = []
     order = {m: i for i, m in enumerate(MODELS)}
-    for (task, model, (scale, epochs)), rs in sorted(
+    for (task, model, (scale, epochs), differs), rs in sorted(
         groups.items(), key=lambda kv: (SYSTEMS.index(kv[0][0]), order[kv[0][1]], kv[0][2])
     ):
         rs = sorted({r["seed"]: r for r in rs}.values(), key=lambda r: r["seed"])  # one record per seed
@@ -109,7 +127,8 @@ def table(records: list[dict[str, Any]]) -> str:
         front = [v[1] for v in verdicts if v[1] is not None]
         published_r2 = PUBLISHED_R2.get((task, model))
         lines.append(
-            f"| {task} | {model} | {scale}, {epochs} epochs | {', '.join(str(r['seed']) for r in rs)} "
+            f"| {task} | {model}{f' ({differs})' if differs else ''} | {scale}, {epochs} epochs "
+            f"| {', '.join(str(r['seed']) for r in rs)} "
             f"| {_mean_std([r['metrics']['mae'] for r in rs])} | {PUBLISHED_LOSS.get(task, {}).get(model, '–')} "
             f"| {_mean_std([r['metrics'].get('force_r2_robust') for r in rs])} "
             f"| {'–' if published_r2 is None else f'{published_r2:.4f}'} "
