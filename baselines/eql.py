@@ -25,7 +25,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from bench.baselines.gnn import GNN
+from bench.baselines.gnn import GNN, MessageStatistics
 from bench.batch import Batch
 from bench.errors import BenchError
 from bench.model import TaskSpec
@@ -85,7 +85,7 @@ class EQLLayer(nn.Module):
         return ident + products + [sympy.Float(float(c)) for c in self.constants.detach().cpu()]
 
 
-class EQLGNN(GNN):
+class EQLGNN(MessageStatistics, GNN):
     def __init__(
         self,
         spec: TaskSpec,
@@ -108,11 +108,8 @@ class EQLGNN(GNN):
         super().__init__(spec, **hparams)
         self.sparsity, self.l1_weight, self.prune_at, self.threshold = sparsity, l1_weight, prune_at, threshold
         self.register_buffer("pruned", torch.zeros((), dtype=torch.bool))
-        k = self.message_dim
-        self.register_buffer("stat_count", torch.zeros(()))
-        self.register_buffer("stat_sum", torch.zeros(k))
-        self.register_buffer("stat_sumsq", torch.zeros(k))
-        self.register_buffer("message_std", torch.zeros(k))
+        self.init_message_statistics(self.message_dim)
+        self.register_buffer("message_std", torch.zeros(self.message_dim))
         self._last_messages: Tensor | None = None
 
     def input_names(self) -> list[str]:
@@ -148,11 +145,7 @@ class EQLGNN(GNN):
         messages = self.edge_mlp(self.edge_inputs(batch))
         if self.training:
             self._last_messages = messages
-            with torch.no_grad():
-                m = messages.detach().to(self.stat_sum.dtype)
-                self.stat_count += m.shape[0]
-                self.stat_sum += m.sum(0)
-                self.stat_sumsq += (m * m).sum(0)
+            self.accumulate_messages(messages)
         return messages
 
     def masked_linears(self) -> list[MaskedLinear]:
@@ -167,12 +160,10 @@ class EQLGNN(GNN):
         return reg
 
     def on_epoch_start(self, epoch: int, epochs: int) -> None:
-        if self.stat_count > 1:
-            mean = self.stat_sum / self.stat_count
-            self.message_std.copy_((self.stat_sumsq / self.stat_count - mean * mean).clamp(min=0).sqrt())
-        self.stat_count.zero_()
-        self.stat_sum.zero_()
-        self.stat_sumsq.zero_()
+        std = self.messages_std()
+        if std is not None:
+            self.message_std.copy_(std)
+        self.reset_message_statistics()
         if not bool(self.pruned) and epoch >= max(1, round(self.prune_at * epochs)):
             self.prune()
 

@@ -118,6 +118,35 @@ class GNNKL(GNN):
         return (0.5 * (mu * mu + logvar.exp() - logvar)).mean(0)
 
 
+class MessageStatistics:
+    """Running mean and spread of the training messages of one epoch (buffers ``stat_count``,
+    ``stat_sum``, ``stat_sumsq`` of the model, so that checkpoints keep them)."""
+
+    def init_message_statistics(self, k: int) -> None:
+        self.register_buffer("stat_count", torch.zeros(()))  # type: ignore[attr-defined]
+        self.register_buffer("stat_sum", torch.zeros(k))  # type: ignore[attr-defined]
+        self.register_buffer("stat_sumsq", torch.zeros(k))  # type: ignore[attr-defined]
+
+    @torch.no_grad()
+    def accumulate_messages(self, messages: Tensor) -> None:
+        m = messages.detach().to(self.stat_sum.dtype)
+        self.stat_count += m.shape[0]
+        self.stat_sum += m.sum(0)
+        self.stat_sumsq += (m * m).sum(0)
+
+    def messages_std(self) -> Tensor | None:
+        """The standard deviation per component since the last reset (None before two messages)."""
+        if self.stat_count <= 1:
+            return None
+        mean = self.stat_sum / self.stat_count
+        return (self.stat_sumsq / self.stat_count - mean * mean).clamp(min=0).sqrt()
+
+    def reset_message_statistics(self) -> None:
+        self.stat_count.zero_()
+        self.stat_sum.zero_()
+        self.stat_sumsq.zero_()
+
+
 PRUNE_SCHEDULES = ("linear", "exponential", "cosine")
 
 
@@ -137,7 +166,7 @@ def active_dimensions(epoch: int, end_epoch: int, total: int, keep: int, schedul
     return total - math.ceil((total - keep) * fraction - 1e-9)
 
 
-class GNNPrune(GNN):
+class GNNPrune(MessageStatistics, GNN):
     """``gnn-prune``: zero-masks the message components of lowest standard deviation as training goes,
     down to the system's dimension at ``end_fraction`` of the epochs (default cosine, 65 %). The
     standard deviation is measured on the training messages of the previous epoch (the report uses
@@ -150,30 +179,21 @@ class GNNPrune(GNN):
         self.schedule, self.end_fraction = schedule, end_fraction
         k = self.message_dim
         self.register_buffer("mask", torch.ones(k))
-        self.register_buffer("stat_count", torch.zeros(()))
-        self.register_buffer("stat_sum", torch.zeros(k))
-        self.register_buffer("stat_sumsq", torch.zeros(k))
+        self.init_message_statistics(k)
 
     def _messages(self, batch: Batch, x: Tensor) -> Tensor:
         messages = super()._messages(batch, x) * self.mask
         if self.training:
-            with torch.no_grad():
-                m = messages.detach().to(self.stat_sum.dtype)
-                self.stat_count += m.shape[0]
-                self.stat_sum += m.sum(0)
-                self.stat_sumsq += (m * m).sum(0)
+            self.accumulate_messages(messages)
         return messages
 
     def on_epoch_start(self, epoch: int, epochs: int) -> None:
-        if epoch >= 1 and self.stat_count > 1:
+        std = self.messages_std()
+        if epoch >= 1 and std is not None:
             end = max(1, round(self.end_fraction * epochs))
             active = active_dimensions(epoch, end, self.message_dim, self.spec.dim, self.schedule)
-            mean = self.stat_sum / self.stat_count
-            std = (self.stat_sumsq / self.stat_count - mean * mean).clamp(min=0).sqrt()
             std = torch.where(self.mask > 0, std, torch.full_like(std, -1.0))  # pruned stay pruned
             keep = std.topk(active).indices
             self.mask.zero_()
             self.mask[keep] = 1.0
-        self.stat_count.zero_()
-        self.stat_sum.zero_()
-        self.stat_sumsq.zero_()
+        self.reset_message_statistics()
