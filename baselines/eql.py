@@ -96,8 +96,8 @@ class EQLGNN(MessageStatistics, GNN):
         constant: int = 8,
         sparsity: float = 1e-2,
         l1_weight: float = 1e-2,
-        prune_at: float = 0.7,
-        threshold: float = 5e-2,
+        prune_at: float = 0.6,
+        threshold: float = 0.1,
         **hparams,
     ):
         bad = [i for i in inputs if i not in INPUTS]

@@ -59,7 +59,7 @@ def test_equation_is_the_edge_function(dim):
 def test_pruning_zeroes_small_weights_and_keeps_them_zero():
     model, batch = _model(threshold=0.2, l1_weight=0.01), _batch()
     _train_statistics(model, batch)
-    model.on_epoch_start(7, 10)  # prune_at 0.7 of 10 epochs
+    model.on_epoch_start(6, 10)  # prune_at 0.6 of 10 epochs
     assert bool(model.pruned)
     layers = model.masked_linears()
     assert all(((m.weight * m.mask).abs() >= 0.2).sum() == m.mask.sum() for m in layers)
