@@ -135,7 +135,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         caps = ", ".join(model_class(card).capabilities()) or "-"
         print(f"  {name:<15} v{card.version} {card['class']}  families {list(card.families)}  capabilities: {caps}")
     width = max(len(m) for m in models) + 2
-    print("\ncompatibility (task × model; x = runs):")
+    print("\ncompatibility (task × model; x = runs; a model runs only the task families it is built for):")
     print(" " * 17 + "".join(f"{m:>{width}}" for m in models))
     reasons = []
     for t, tc in tasks.items():
@@ -143,7 +143,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         for m, mc in models.items():
             why = incompatibility(tc, mc)
             cells.append(f"{'x' if why is None else '-':>{width}}")
-            if why:
+            if why and tc.family in (mc.get("families") or model_class(mc).families):  # not just another family
                 reasons.append(f"  {t} × {m}: {why}")
         print(f"  {t:<15}" + "".join(cells))
     if reasons:
