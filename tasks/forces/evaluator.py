@@ -6,8 +6,10 @@ from typing import Any
 
 import numpy as np
 
+from bench.evaluation import TaskEvaluator
 
-class Evaluator:
+
+class Evaluator(TaskEvaluator):
     """``Evaluator('charge')`` or ``Evaluator(card)``; ``evaluator(input_dict) -> metrics``.
 
     Input: ``acceleration_pred`` and ``acceleration_true``, float arrays of the same shape
@@ -16,14 +18,6 @@ class Evaluator:
     ``zero_mae`` (the MAE of predicting zero acceleration: the scale of the data) and
     ``relative_mae`` (= mae / zero_mae).
     """
-
-    def __init__(self, task: Any):
-        if isinstance(task, str):
-            from bench.config import task_card
-
-            task = task_card(task)
-        self.task = str(task.name)
-        self.n, self.d = int(task.n_particles), int(task.dim)
 
     @property
     def expected_input(self) -> dict[str, str]:
@@ -41,12 +35,6 @@ class Evaluator:
             "zero_mae": "MAE of predicting zero",
             "relative_mae": "mae / zero_mae",
         }
-
-    def __repr__(self) -> str:
-        lines = [f"Evaluator(task={self.task!r})", "  input:"]
-        lines += [f"    {k}: {v}" for k, v in self.expected_input.items()]
-        lines += ["  output:"] + [f"    {k}: {v}" for k, v in self.expected_output.items()]
-        return "\n".join(lines)
 
     def _check(self, input_dict: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
         missing = [k for k in self.expected_input if k not in input_dict]
@@ -77,5 +65,3 @@ class Evaluator:
             "zero_mae": zero,
             "relative_mae": mae / zero if zero > 0 else float("nan"),
         }
-
-    eval = __call__

@@ -6,12 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from bench.evaluation import TaskEvaluator, describe
 from bench.tasks.nbody.systems import energy
-
-
-def _describe(name: str, inputs: dict[str, str], outputs: dict[str, str]) -> str:
-    lines = [name, "  input:"] + [f"    {k}: {v}" for k, v in inputs.items()]
-    return "\n".join(lines + ["  output:"] + [f"    {k}: {v}" for k, v in outputs.items()])
 
 
 def _array(
@@ -27,21 +23,13 @@ def _array(
     return a
 
 
-class Evaluator:
+class Evaluator(TaskEvaluator):
     """``Evaluator('nbody5')`` or ``Evaluator(card)``; ``evaluator(input_dict) -> metrics``.
 
     Input: ``position_pred`` and ``position_true``, float arrays (S, n, 3): the positions of every
     particle at the target frame. Output: ``mse`` (primary: mean over particles and coordinates of the
     squared error, as in Satorras et al.), ``mae``.
     """
-
-    def __init__(self, task: Any):
-        if isinstance(task, str):
-            from bench.config import task_card
-
-            task = task_card(task)
-        self.task = str(task.name)
-        self.n, self.d = int(task.n_particles), int(task.dim)
 
     @property
     def expected_input(self) -> dict[str, str]:
@@ -55,9 +43,6 @@ class Evaluator:
     def expected_output(self) -> dict[str, str]:
         return {"mse": "mean squared error over particles and coordinates (primary)", "mae": "mean absolute error"}
 
-    def __repr__(self) -> str:
-        return _describe(f"Evaluator(task={self.task!r})", self.expected_input, self.expected_output)
-
     def __call__(self, input_dict: dict[str, Any]) -> dict[str, float]:
         owner = f"Evaluator({self.task!r})"
         pred = _array("position_pred", owner, input_dict, (self.n, self.d), 3)
@@ -66,8 +51,6 @@ class Evaluator:
             raise ValueError(f"{owner}: position_pred has shape {pred.shape}, position_true {true.shape}")
         err = pred - true
         return {"mse": float((err * err).mean()), "mae": float(np.abs(err).mean())}
-
-    eval = __call__
 
 
 class RolloutEvaluator:
@@ -90,7 +73,7 @@ class RolloutEvaluator:
         self.jump_time = float(jump_time)
 
     def __repr__(self) -> str:
-        return _describe(f"RolloutEvaluator(jump_time={self.jump_time})", {
+        return describe(f"RolloutEvaluator(jump_time={self.jump_time})", {
             "rollout_pred": "(S, K, n, 3) predicted positions after 1..K jumps",
             "trajectory": "(S, K+1, n, 3) true positions at the input frame and after each jump",
             "velocity": "(S, n, 3) true velocities at the input frame", "charge": "(S, n) charges",
