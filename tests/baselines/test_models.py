@@ -6,10 +6,9 @@ anyone adding it here.
 
 from __future__ import annotations
 
-import io
-
 import pytest
 import torch
+from model_checks import reloaded
 
 from bench.backends.torch_backend import IndexOps, TorchBackend
 from bench.batch import from_dense
@@ -92,14 +91,7 @@ def test_batched_equals_single(name):
 def test_save_and_load(name):
     model = _model(name)
     batch = _bind(from_dense(*_random_dense(2, 4, 2)))
-    buffer = io.BytesIO()
-    torch.save(model.state_dict(), buffer)
-    buffer.seek(0)
-    other = _model(name)
-    with torch.no_grad():
-        for p in other.parameters():
-            p.add_(1.0)
-    other.load_state_dict(torch.load(buffer))
+    other = reloaded(model, lambda: _model(name))
     torch.testing.assert_close(model(batch), other(batch))
 
 

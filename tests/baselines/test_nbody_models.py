@@ -4,10 +4,9 @@ Parametrized over the registry: a model card with ``families: [..., nbody]`` is 
 
 from __future__ import annotations
 
-import io
-
 import pytest
 import torch
+from model_checks import reloaded
 
 from bench.backends.torch_backend import IndexOps, TorchBackend
 from bench.batch import from_dense
@@ -78,14 +77,7 @@ def test_batched_equals_single_and_save_load(name):
     alone = torch.cat([model(_bind(from_dense(pos[k : k + 1], vel[k : k + 1], {"charge": attrs["charge"][k : k + 1]})))
                        for k in range(3)])  # fmt: skip
     torch.testing.assert_close(together, alone, rtol=1e-10, atol=1e-10)
-    buffer = io.BytesIO()
-    torch.save(model.state_dict(), buffer)
-    buffer.seek(0)
-    other = _model(name)
-    with torch.no_grad():
-        for p in other.parameters():
-            p.add_(1.0)
-    other.load_state_dict(torch.load(buffer))
+    other = reloaded(model, lambda: _model(name))
     torch.testing.assert_close(other(_bind(from_dense(pos, vel, attrs))), together)
 
 
