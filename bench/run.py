@@ -12,7 +12,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from bench.backends import get_backend
-from bench.errors import BenchError
+from bench.errors import BenchError, unknown
 from bench.io import atomic_write, atomic_write_text, save_npz
 from bench.records import (
     PREDICTIONS_NAME,
@@ -25,9 +25,9 @@ from bench.records import (
 )
 from bench.registry import check_compatible, model_class
 from bench.tasks.data import family, generate_dataset
-from bench.train import TrainConfig, predict, train
+from bench.train import PRECISIONS, TrainConfig, predict, train
 
-VOLATILE_KEYS = ("progress", "out", "resume", "threads", "device", "data_dir", "sr")
+VOLATILE_KEYS = ("progress", "out", "resume", "threads", "device", "data_dir", "sr", "compile")
 """Keys that do not change what a run trains (they stay out of the run's identity): the same command with
 another ``sr=`` re-evaluates the finished run in its folder."""
 
@@ -37,6 +37,8 @@ def config_hash(cfg: DictConfig) -> str:
     assert isinstance(plain, dict)
     for key in VOLATILE_KEYS:
         plain.pop(key, None)
+    if plain.get("precision") == "fp32":  # runs from before the key existed were fp32: keep their folders
+        plain.pop("precision")
     return hashlib.sha256(json.dumps(plain, sort_keys=True).encode()).hexdigest()[:8]
 
 
@@ -68,6 +70,8 @@ def run(cfg: DictConfig) -> Path:
     if cfg.threads:
         torch.set_num_threads(int(cfg.threads))
     task, scale = cfg.task, str(cfg.scale.name)
+    if str(cfg.get("precision", "fp32")) not in PRECISIONS:
+        raise unknown("precision", cfg.precision, PRECISIONS)
     check_compatible(task, cfg.model)
     fam = family(task.family)
     device = resolve_device(str(cfg.device))
@@ -86,14 +90,16 @@ def run(cfg: DictConfig) -> Path:
         lr=float(tc.lr), weight_decay=float(tc.weight_decay), schedule=str(tc.schedule),
         optimizer=str(tc.optimizer), loss=str(tc.loss), patience=cfg.scale.patience,
         max_steps_per_epoch=cfg.scale.max_steps_per_epoch, grad_clip=tc.get("grad_clip"),
+        precision=str(cfg.get("precision", "fp32")), compile=bool(cfg.get("compile", False)),
     )  # fmt: skip
     directory = run_dir(cfg)
     directory.mkdir(parents=True, exist_ok=True)
     atomic_write_text(directory / "config.yaml", OmegaConf.to_yaml(cfg))
     if cfg.progress:
         print(f"{task.name} × {cfg.model.name} | scale {scale} | seed {cfg.seed} | backend {backend.name} | "
-              f"device {device} | {model.num_parameters():,} parameters | {data.num_samples('train'):,} "
-              f"training samples | {train_cfg.epochs} epochs of batch {train_cfg.batch_size}")  # fmt: skip
+              f"device {device} | {train_cfg.precision} | {model.num_parameters():,} parameters | "
+              f"{data.num_samples('train'):,} training samples | "
+              f"{train_cfg.epochs} epochs of batch {train_cfg.batch_size}")  # fmt: skip
     result = train(model, data, train_cfg, backend, device, directory, seed=int(cfg.seed), target=spec.target,
                    resume=bool(cfg.resume), progress=bool(cfg.progress))  # fmt: skip
 
@@ -122,6 +128,7 @@ def run(cfg: DictConfig) -> Path:
         "capabilities": list(type(model).capabilities()),
         "backend": backend.name,
         "device": str(device),
+        "precision": train_cfg.precision,
         "seed": int(cfg.seed),
         "metrics": metrics,
         "primary_metric": str(task.primary_metric),
@@ -140,6 +147,7 @@ def run(cfg: DictConfig) -> Path:
             "best_val_loss": result.best_val_loss,
             "stopped_early": result.stopped_early,
             "batch_size": train_cfg.batch_size,
+            "compiled": train_cfg.compile,
             "history": result.history,
         },  # fmt: skip
         "config": OmegaConf.to_container(cfg, resolve=True),

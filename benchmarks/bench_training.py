@@ -1,5 +1,6 @@
 """asv: one training step (forward, backward, Adam) of every model on every installed backend, at
-the model card's batch size; and the reference implementations of the step-time comparisons."""
+the model card's batch size; and the reference implementations of the step-time comparisons, beside
+our two compared steps at float32 and with bf16 mixed precision."""
 
 from __future__ import annotations
 
@@ -26,25 +27,26 @@ class TrainStep:
 
 
 class ReferenceStep:
-    params = ["plain-pyg-gnn", "scatter-egnn", "ours-gnn", "ours-egnn-nbody5"]
+    params = ["plain-pyg-gnn", "scatter-egnn", "ours-gnn", "ours-egnn-nbody5", "ours-gnn-bf16", "ours-egnn-nbody5-bf16"]
     param_names = ["implementation"]
     timeout = 120
 
     def setup(self, implementation):
-        if implementation in ("plain-pyg-gnn", "ours-gnn"):
+        precision = "bf16" if implementation.endswith("-bf16") else "fp32"
+        if "gnn" in implementation and "egnn" not in implementation:
             net, _, graphs = model_for("gnn")
             batch = random_batch(graphs, 4, 2)
-            if implementation == "ours-gnn":
-                self.step = our_step(net, batch, "torch")
+            if implementation.startswith("ours"):
+                self.step = our_step(net, batch, "torch", precision=precision)
             else:
                 x = torch.cat([batch.position, batch.velocity, batch.node_scalars(("charge", "mass"))], dim=1)
                 self.step = plain_step(plain_pyg_gnn(6, 2), (x, batch.edge_index), batch.targets["acceleration"])
         else:
             n, d, graphs = EGNN_NBODY
             batch = random_batch(graphs, n, d)
-            if implementation == "ours-egnn-nbody5":
+            if implementation.startswith("ours"):
                 net, _, _ = model_for("egnn", ["task=charge", "task.n_particles=8", f"task.dim={d}"])
-                self.step = our_step(net, batch, "torch")
+                self.step = our_step(net, batch, "torch", precision=precision)
             else:
                 inputs = (batch.position, batch.velocity, batch.node_scalars(("charge", "mass")), batch.edge_index)
                 self.step = plain_step(ScatterEGNN(2), inputs, batch.targets["acceleration"])

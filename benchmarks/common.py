@@ -13,7 +13,7 @@ from bench.batch import Batch, from_dense
 from bench.config import compose
 from bench.run import build_model
 from bench.tasks.data import family
-from bench.train import make_optimizer
+from bench.train import autocast, make_optimizer
 
 # model → (task overrides, graphs per batch): the cards' reference batches
 STEP_SETTINGS = {
@@ -68,16 +68,20 @@ def model_for(name: str, overrides: list[str] | None = None):
     return model, cfg, graphs
 
 
-def our_step(model, batch: Batch, backend_name: str, optimizer: bool = True) -> Callable[[], None]:
-    """forward, L1 loss, backward and (if ``optimizer``) the training loop's Adam step; binding the
-    batch to the backend is part of the step."""
+def our_step(
+    model, batch: Batch, backend_name: str, optimizer: bool = True, precision: str = "fp32"
+) -> Callable[[], None]:
+    """forward, L1 loss, backward and (if ``optimizer``) the training loop's Adam step, at the training
+    loop's ``precision`` (``fp32`` or ``bf16`` mixed); binding the batch to the backend is part of the step."""
     backend = get_backend(backend_name)
     opt = make_optimizer(model, "adam", lr=1e-4)
     target = batch.targets["acceleration"]
+    mixed = autocast(precision, batch.position.device)
 
     def step():
-        out = model(backend.bind(batch))
-        loss = (out - target).abs().mean()
+        with mixed:
+            out = model(backend.bind(batch))
+            loss = (out.float() - target).abs().mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if optimizer:

@@ -56,6 +56,7 @@ OPTIONAL_TYPES: dict[str, tuple[Any, str]] = {
     "training": (lambda v: isinstance(v, dict), "a mapping"),
     "probes": (lambda v: isinstance(v, dict), "a mapping"),
     "capabilities": (lambda v: isinstance(v, list), "a list"),
+    "precision": (lambda v: v in ("fp32", "bf16"), "'fp32' or 'bf16'"),
 }
 
 

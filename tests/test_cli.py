@@ -115,6 +115,7 @@ def test_data_prints_path_and_checksum(data_root, capsys):
             "cannot run task 'spring' with model 'gnn': model 'gnn' is built for task families ['nbody']",
         ),
         (["data", "task=sprin"], "unknown task 'sprin'; did you mean 'spring'?"),
+        (["run", "task=spring", "precision=fp16"], "unknown precision 'fp16'; did you mean 'bf16'? valid: bf16, fp32"),
     ],
 )
 def test_bad_input_exits_nonzero_with_message(args, message, tmp_path, capsys):

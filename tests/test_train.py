@@ -71,3 +71,40 @@ def test_early_stopping_stops(tmp_path, data_root):
         run(_cfg(tmp_path, data_root, "scale.epochs=6", "scale.patience=1", "model.train.lr=0")).read_text()
     )
     assert record["training"]["stopped_early"] and record["training"]["epochs_run"] < 6
+
+
+def test_bf16_mixed_precision_trains_float32_weights_and_is_recorded(tmp_path, data_root):
+    """precision=bf16: the forward pass runs in bfloat16 under autocast, the weights, optimiser and
+    evaluation stay float32; the run learns as the float32 run does and the record says which it was."""
+    fp32 = json.loads(run(_cfg(tmp_path / "fp32", data_root)).read_text())
+    cfg = _cfg(tmp_path / "bf16", data_root, "precision=bf16")
+    bf16 = json.loads(run(cfg).read_text())
+    assert (fp32["precision"], bf16["precision"]) == ("fp32", "bf16")
+    assert bf16["metrics"] != fp32["metrics"]  # the forward pass really ran at the lower precision
+    state = torch.load(run_dir(cfg) / "best.pt", weights_only=True)
+    assert all(t.dtype == torch.float32 for t in state.values() if t.is_floating_point())
+    first, last = bf16["training"]["history"][0]["val_loss"], bf16["training"]["history"][-1]["val_loss"]
+    assert last < first
+    assert bf16["metrics"]["mae"] < 1.1 * fp32["metrics"]["mae"]
+
+
+def test_float32_runs_keep_their_folder_when_the_precision_key_is_spelled_out(tmp_path, data_root):
+    from omegaconf import open_dict
+
+    from bench.run import config_hash
+
+    cfg = _cfg(tmp_path, data_root)
+    without = cfg.copy()
+    with open_dict(without):
+        del without["precision"]
+    assert config_hash(cfg) == config_hash(without)
+    assert config_hash(_cfg(tmp_path, data_root, "precision=bf16")) != config_hash(cfg)
+
+
+def test_compiled_training_is_the_same_function(tmp_path, data_root):
+    """compile=true trains through torch.compile: the same run to rounding, and the record says so."""
+    eager = json.loads(run(_cfg(tmp_path / "eager", data_root, "scale.epochs=1")).read_text())
+    compiled = json.loads(run(_cfg(tmp_path / "compiled", data_root, "scale.epochs=1", "compile=true")).read_text())
+    assert (eager["training"]["compiled"], compiled["training"]["compiled"]) == (False, True)
+    assert compiled["metrics"]["mae"] == pytest.approx(eager["metrics"]["mae"], rel=1e-3)
+    assert compiled["metrics"]["mae"] < compiled["metrics"]["zero_mae"]

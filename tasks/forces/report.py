@@ -162,7 +162,12 @@ def render(records: list[dict[str, Any]], roots: list[Path]) -> str:
     return head + (table(records) if records else "No force-family result records found.") + "\n"
 
 
-def run_missing(systems, models, seeds, epochs: int, roots: list[Path]) -> None:
+# The GNN+EQL report's edge inputs per force: [Δ, r, 1/r, m_1, m_2] for spring and 1/r (the card's
+# default), [Δ, 1/r³, m_1, m_2] for 1/r²; charge (q_i q_j Δ / r³) gets the charges in place of the masses.
+EQL_INPUTS = {"r2": "[delta,inv_rp3,m_i,m_j]", "charge": "[delta,inv_rp3,q_i,q_j]"}
+
+
+def run_missing(systems, models, seeds, epochs: int, roots: list[Path], threads: int | None = None) -> None:
     from bench.config import compose
     from bench.run import run
 
@@ -172,8 +177,10 @@ def run_missing(systems, models, seeds, epochs: int, roots: list[Path]) -> None:
     for k, (system, model, seed) in enumerate(todo, 1):
         print(f"[{k}/{len(todo)}] {system} × {model}, seed {seed}, quick, {epochs} epochs", flush=True)
         t0 = time.perf_counter()
+        extra = [f"model.hparams.inputs={EQL_INPUTS[system]}"] if model == "eql-gnn" and system in EQL_INPUTS else []
         cfg = compose([f"task={system}", f"model={model}", f"seed={seed}", "scale=quick", f"scale.epochs={epochs}",
-                       "scale.patience=null", f"out={roots[0]}", "progress=false"])  # fmt: skip
+                       "scale.patience=null", f"out={roots[0]}", "progress=false", *extra]
+                      + ([f"threads={threads}"] if threads else []))  # fmt: skip
         path = run(cfg)
         print(f"    {time.perf_counter() - t0:.0f} s → {path}", flush=True)
 
@@ -187,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--epochs", type=int, default=20, help="budget of the runs that --run starts (scale quick)")
     p.add_argument("--run", action="store_true", help="train and evaluate the missing cells first")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads of the runs that --run starts")
     args = p.parse_args(argv)
     systems, models = args.systems.split(","), args.models.split(",")
     from bench.errors import unknown
@@ -197,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise unknown(f"report {name}", g, valid)
     roots = [Path(r) for r in args.runs]
     if args.run:
-        run_missing(systems, models, [int(s) for s in args.seeds.split(",")], args.epochs, roots)
+        run_missing(systems, models, [int(s) for s in args.seeds.split(",")], args.epochs, roots, args.threads)
     records = load_records(roots, systems, models)
     atomic_write_text(Path(args.out), render(records, roots))
     print(f"{len(records)} records → report: {args.out}")
