@@ -1,6 +1,6 @@
 """asv: one training step (forward, backward, Adam) of every model on every installed backend, at
 the model card's batch size; and the reference implementations of the step-time comparisons, beside
-our two compared steps at float32 and with bf16 mixed precision."""
+our two compared steps at float32 and with bf16 mixed precision (the egnn's also compiled)."""
 
 from __future__ import annotations
 
@@ -27,12 +27,21 @@ class TrainStep:
 
 
 class ReferenceStep:
-    params = ["plain-pyg-gnn", "scatter-egnn", "ours-gnn", "ours-egnn-nbody5", "ours-gnn-bf16", "ours-egnn-nbody5-bf16"]
+    params = [
+        "plain-pyg-gnn",
+        "scatter-egnn",
+        "ours-gnn",
+        "ours-egnn-nbody5",
+        "ours-gnn-bf16",
+        "ours-egnn-nbody5-bf16",
+        "ours-egnn-nbody5-bf16-compile",
+    ]
     param_names = ["implementation"]
     timeout = 120
 
     def setup(self, implementation):
-        precision = "bf16" if implementation.endswith("-bf16") else "fp32"
+        precision = "bf16" if "-bf16" in implementation else "fp32"
+        compile = implementation.endswith("-compile")
         if "gnn" in implementation and "egnn" not in implementation:
             net, _, graphs = model_for("gnn")
             batch = random_batch(graphs, 4, 2)
@@ -46,7 +55,7 @@ class ReferenceStep:
             batch = random_batch(graphs, n, d)
             if implementation.startswith("ours"):
                 net, _, _ = model_for("egnn", ["task=charge", "task.n_particles=8", f"task.dim={d}"])
-                self.step = our_step(net, batch, "torch", precision=precision)
+                self.step = our_step(net, batch, "torch", precision=precision, compile=compile)
             else:
                 inputs = (batch.position, batch.velocity, batch.node_scalars(("charge", "mass")), batch.edge_index)
                 self.step = plain_step(ScatterEGNN(2), inputs, batch.targets["acceleration"])

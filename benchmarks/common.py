@@ -69,18 +69,20 @@ def model_for(name: str, overrides: list[str] | None = None):
 
 
 def our_step(
-    model, batch: Batch, backend_name: str, optimizer: bool = True, precision: str = "fp32"
+    model, batch: Batch, backend_name: str, optimizer: bool = True, precision: str = "fp32", compile: bool = False
 ) -> Callable[[], None]:
     """forward, L1 loss, backward and (if ``optimizer``) the training loop's Adam step, at the training
-    loop's ``precision`` (``fp32`` or ``bf16`` mixed); binding the batch to the backend is part of the step."""
+    loop's ``precision`` (``fp32`` or ``bf16`` mixed), through ``torch.compile`` if ``compile`` (as the
+    training loop's ``compile=true``); binding the batch to the backend is part of the step."""
     backend = get_backend(backend_name)
+    forward = torch.compile(model, dynamic=False) if compile else model
     opt = make_optimizer(model, "adam", lr=1e-4)
     target = batch.targets["acceleration"]
     mixed = autocast(precision, batch.position.device)
 
     def step():
         with mixed:
-            out = model(backend.bind(batch))
+            out = forward(backend.bind(batch))
             loss = (out.float() - target).abs().mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()

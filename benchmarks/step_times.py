@@ -8,7 +8,8 @@ our ``gnn`` (batch 64 graphs of 4 particles, 2-D) against a plain PyG ``MessageP
 implementation of the same network, and our ``egnn`` (batch 100 graphs of 5 particles, 3-D) against
 an index-gather / scatter-add implementation. Both references first prove they compute the same
 function as ours (same weights, same outputs). Our steps are timed at float32, as the references, and
-with bf16 mixed precision (``precision=bf16`` of ``bench run``); the goals are judged for both.
+with bf16 mixed precision (``precision=bf16`` of ``bench run``), the egnn's also through torch.compile
+(``compile=true``; compiling takes about a minute first); the goals are judged at both precisions.
 """
 
 from __future__ import annotations
@@ -90,6 +91,8 @@ def egnn_vs_scatter(rounds: int) -> None:
     times = measure_interleaved({
         "ours (backend=torch)": our_step(model, batch, "torch"),
         "ours (torch, precision=bf16)": our_step(model, batch, "torch", precision="bf16"),
+        "ours (torch, compile)": our_step(model, batch, "torch", compile=True),
+        "ours (torch, bf16, compile)": our_step(model, batch, "torch", precision="bf16", compile=True),
         "index gather / scatter_add": plain_step(reference, inputs, target),
         "ours, forward+backward": our_step(model, batch, "torch", optimizer=False),
         "scatter, forward+backward": plain_step(reference, inputs, target, optimizer=False),

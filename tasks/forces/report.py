@@ -2,7 +2,8 @@ r"""The force-law reproduction report: our test loss, robust R² and symbolic re
 published numbers (Cranmer et al. 2020; reports "Symbolic Distillation of GNNs" and "GNN+EQL").
 
     bench report family=forces [--run] [--seeds 0,1,2] [--systems spring,r1,r2,charge]
-                               [--models gnn,gnn-bottleneck,...] [--epochs 20] [--runs runs] [--out FILE]
+                               [--models gnn,gnn-bottleneck,...] [--epochs 20] [--precision fp32|bf16]
+                               [--threads N] [--runs runs] [--out FILE]
 
 Collects every force-family result record under the run folders (``--runs``, default ``runs``) for the
 chosen systems and models, groups them by (system, model, budget) and writes a Markdown table: test MAE
@@ -11,7 +12,7 @@ law (the chosen expression of symbolic regression, and any expression of its Par
 ``eql-gnn`` its own equation), the recovered expression of one seed in LaTeX, and the budget (scale,
 training samples, epochs, training time) of each row; a row whose runs differ from today's model card
 names the settings that differ. ``--run`` first trains and evaluates every missing
-(system, model, seed) at scale ``quick`` with ``--epochs`` epochs, one after the other.
+(system, model, seed) at scale ``quick`` with ``--epochs`` epochs at ``--precision``, one after the other.
 """
 
 from __future__ import annotations
@@ -62,8 +63,9 @@ def load_records(roots: list[Path], systems=SYSTEMS, models=MODELS) -> list[dict
     return records
 
 
-def budget(record: dict[str, Any]) -> tuple[str, int]:
-    return str(record["scale"]), int(record["config"]["scale"]["epochs"])
+def budget(record: dict[str, Any]) -> tuple[str, int, str]:
+    """(scale, epochs, training precision); records from before the precision option were fp32."""
+    return str(record["scale"]), int(record["config"]["scale"]["epochs"]), str(record.get("precision", "fp32"))
 
 
 def variant(record: dict[str, Any]) -> str:
@@ -108,7 +110,7 @@ def _recovered(record: dict[str, Any]) -> tuple[bool | None, bool | None, str | 
 
 
 def table(records: list[dict[str, Any]]) -> str:
-    groups: dict[tuple[str, str, tuple[str, int], str], list[dict[str, Any]]] = {}
+    groups: dict[tuple[str, str, tuple[str, int, str], str], list[dict[str, Any]]] = {}
     for r in records:
         groups.setdefault((r["task"], r["model"], budget(r), variant(r)), []).append(r)
     lines = [
@@ -118,7 +120,7 @@ def table(records: list[dict[str, Any]]) -> str:
     ]
     examples = []
     order = {m: i for i, m in enumerate(MODELS)}
-    for (task, model, (scale, epochs), differs), rs in sorted(
+    for (task, model, (scale, epochs, precision), differs), rs in sorted(
         groups.items(), key=lambda kv: (SYSTEMS.index(kv[0][0]), order[kv[0][1]], kv[0][2])
     ):
         rs = sorted({r["seed"]: r for r in rs}.values(), key=lambda r: r["seed"])  # one record per seed
@@ -127,7 +129,7 @@ def table(records: list[dict[str, Any]]) -> str:
         front = [v[1] for v in verdicts if v[1] is not None]
         published_r2 = PUBLISHED_R2.get((task, model))
         lines.append(
-            f"| {task} | {model}{f' ({differs})' if differs else ''} | {scale}, {epochs} epochs "
+            f"| {task} | {model}{f' ({differs})' if differs else ''} | {scale}, {epochs} epochs, {precision} "
             f"| {', '.join(str(r['seed']) for r in rs)} "
             f"| {_mean_std([r['metrics']['mae'] for r in rs])} | {PUBLISHED_LOSS.get(task, {}).get(model, '–')} "
             f"| {_mean_std([r['metrics'].get('force_r2_robust') for r in rs])} "
@@ -167,19 +169,21 @@ def render(records: list[dict[str, Any]], roots: list[Path]) -> str:
 EQL_INPUTS = {"r2": "[delta,inv_rp3,m_i,m_j]", "charge": "[delta,inv_rp3,q_i,q_j]"}
 
 
-def run_missing(systems, models, seeds, epochs: int, roots: list[Path], threads: int | None = None) -> None:
+def run_missing(
+    systems, models, seeds, epochs: int, roots: list[Path], threads: int | None = None, precision: str = "fp32"
+) -> None:
     from bench.config import compose
     from bench.run import run
 
     have = {(r["task"], r["model"], r["seed"], budget(r)) for r in load_records(roots, systems, models)}
     todo = [(s, m, seed) for s in systems for m in models for seed in seeds
-            if (s, m, seed, ("quick", epochs)) not in have]  # fmt: skip
+            if (s, m, seed, ("quick", epochs, precision)) not in have]  # fmt: skip
     for k, (system, model, seed) in enumerate(todo, 1):
-        print(f"[{k}/{len(todo)}] {system} × {model}, seed {seed}, quick, {epochs} epochs", flush=True)
+        print(f"[{k}/{len(todo)}] {system} × {model}, seed {seed}, quick, {epochs} epochs, {precision}", flush=True)
         t0 = time.perf_counter()
         extra = [f"model.hparams.inputs={EQL_INPUTS[system]}"] if model == "eql-gnn" and system in EQL_INPUTS else []
         cfg = compose([f"task={system}", f"model={model}", f"seed={seed}", "scale=quick", f"scale.epochs={epochs}",
-                       "scale.patience=null", f"out={roots[0]}", "progress=false", *extra]
+                       "scale.patience=null", f"out={roots[0]}", "progress=false", f"precision={precision}", *extra]
                       + ([f"threads={threads}"] if threads else []))  # fmt: skip
         path = run(cfg)
         print(f"    {time.perf_counter() - t0:.0f} s → {path}", flush=True)
@@ -195,6 +199,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--epochs", type=int, default=20, help="budget of the runs that --run starts (scale quick)")
     p.add_argument("--run", action="store_true", help="train and evaluate the missing cells first")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads of the runs that --run starts")
+    p.add_argument(
+        "--precision",
+        choices=("fp32", "bf16"),
+        default="fp32",
+        help="training precision of the runs that --run starts (bf16: mixed, about 2x faster on a CPU)",
+    )
     args = p.parse_args(argv)
     systems, models = args.systems.split(","), args.models.split(",")
     from bench.errors import unknown
@@ -205,7 +215,9 @@ def main(argv: list[str] | None = None) -> int:
                 raise unknown(f"report {name}", g, valid)
     roots = [Path(r) for r in args.runs]
     if args.run:
-        run_missing(systems, models, [int(s) for s in args.seeds.split(",")], args.epochs, roots, args.threads)
+        run_missing(
+            systems, models, [int(s) for s in args.seeds.split(",")], args.epochs, roots, args.threads, args.precision
+        )
     records = load_records(roots, systems, models)
     atomic_write_text(Path(args.out), render(records, roots))
     print(f"{len(records)} records → report: {args.out}")

@@ -16,9 +16,9 @@ def test_report_groups_seeds_and_shows_published_numbers(tmp_path, data_root, ca
     assert f"4 records → report: {out}" in capsys.readouterr().out
     text = out.read_text()
     rows = [line for line in text.splitlines() if line.startswith("| spring")]
-    assert len(rows) == 2 and rows[0].startswith("| spring | gnn | tiny, 2 epochs | 0, 1 |")
+    assert len(rows) == 2 and rows[0].startswith("| spring | gnn | tiny, 2 epochs, fp32 | 0, 1 |")
     bottleneck = rows[1].split(" | ")
-    assert bottleneck[1:4] == ["gnn-bottleneck", "tiny, 2 epochs", "0, 1"]
+    assert bottleneck[1:4] == ["gnn-bottleneck", "tiny, 2 epochs, fp32", "0, 1"]
     assert bottleneck[5] == "0.046" and bottleneck[7] == "1.0000" and bottleneck[11] == "✓/✓"
     assert " ± " in bottleneck[4]  # mean ± std over the two seeds
     assert bottleneck[9] == "–"  # no symbolic regression was run (sr=none)
