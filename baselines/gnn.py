@@ -89,10 +89,6 @@ class GNNKL(GNN):
         self.kl_weight = kl_weight
         self._last_kl: Tensor | None = None
 
-    def make_edge_model(self, node_dim: int, hidden: int, layers: int, outputs: int) -> nn.Module:
-        """The edge function φ_e, from the concatenated [x_i, x_j] (an MLP here; ``eql-gnn`` overrides it)."""
-        return mlp([2 * node_dim] + [hidden] * layers + [outputs])
-
     def edge_outputs(self, message_dim: int) -> int:
         return 2 * message_dim  # a mean and a log-variance per component
 
