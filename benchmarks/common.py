@@ -60,8 +60,17 @@ def sparse_batch(num_nodes: int = 2000, degree: int = 16, d: int = 2, seed: int 
     )
 
 
+# A model built only for the n-body family is timed on its reference task: 5 bodies in 3-D, batch 100.
+NBODY_SETTINGS = (["task=nbody5"], 100)
+
+
 def model_for(name: str, overrides: list[str] | None = None):
-    task_overrides, graphs = STEP_SETTINGS.get(name, (["task=spring"], 64))
+    """(model seeded 0, its configuration, graphs per batch) at the model's reference batch: the
+    settings above, else a force-family task (spring) or, for an n-body-only model, ``nbody5``."""
+    from bench.config import model_card
+
+    default = (["task=spring"], 64) if "forces" in model_card(name).families else NBODY_SETTINGS
+    task_overrides, graphs = STEP_SETTINGS.get(name, default)
     cfg = compose([f"model={name}", *(overrides or task_overrides)])
     torch.manual_seed(0)
     model = build_model(cfg, family(cfg.task.family).task_spec(cfg.task))
