@@ -19,7 +19,7 @@ def test_report_groups_seeds_and_shows_published_numbers(tmp_path, data_root, ca
     assert len(rows) == 2 and rows[0].startswith("| spring | gnn | tiny, 2 epochs, fp32 | 0, 1 |")
     bottleneck = rows[1].split(" | ")
     assert bottleneck[1:4] == ["gnn-bottleneck", "tiny, 2 epochs, fp32", "0, 1"]
-    assert bottleneck[6] == "0.046" and bottleneck[8] == "1.0000" and bottleneck[12] == "✓/✓"
+    assert bottleneck[6] == "0.046 / 0.16" and bottleneck[8] == "1.0000" and bottleneck[12] == "✓/✓"
     assert " ± " in bottleneck[4]  # mean ± std over the two seeds
     assert bottleneck[5].endswith(" ± 0")  # predicting zero: the same test split for both seeds
     assert bottleneck[10] == "–"  # no symbolic regression was run (sr=none)
