@@ -27,9 +27,10 @@ def _fit(y: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _r2(y: np.ndarray, fitted: np.ndarray) -> float:
+    """R² of the fit; 0 for a constant message (it carries nothing of the force), never NaN."""
     ss_res = float(((y - fitted) ** 2).sum())
     ss_tot = float(((y - y.mean()) ** 2).sum())
-    return 1.0 - ss_res / ss_tot if ss_tot > 0 else float("nan")
+    return 1.0 - ss_res / ss_tot if ss_tot > 0 else 0.0
 
 
 class ForceProbe:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import sys
 import time
@@ -97,7 +98,8 @@ def variant(record: dict[str, Any]) -> str:
 
 
 def _mean_std(values: list[float], digits: str = ".4g") -> str:
-    values = [v for v in values if v is not None]
+    """Mean ± standard deviation of the finite values (records of older probes may hold NaN)."""
+    values = [v for v in values if v is not None and math.isfinite(v)]
     if not values:
         return "–"
     if len(values) == 1:

@@ -65,3 +65,16 @@ def test_runs_record_the_probe_figure_and_inputs(tmp_path, data_root):
     snapshots = min(2000, test["position"].shape[0] * test["position"].shape[1])
     assert inputs["messages"].shape == (snapshots * 12, 2) and inputs["pair_force"].shape == (snapshots * 12, 2)
     assert ForceProbe()(dict(inputs))["r2_robust"] == pytest.approx(probe["r2_robust"])
+
+
+def test_a_constant_message_scores_zero_not_nan():
+    """A pruned or dead message component is constant: it explains none of the force."""
+    from bench.tasks.forces.probe import ForceProbe
+
+    rng = np.random.default_rng(0)
+    force = rng.normal(size=(500, 2))
+    messages = np.column_stack([force[:, 0] + force[:, 1], np.full(500, 0.3)])
+    out = ForceProbe()({"messages": messages, "pair_force": force})
+    r2 = {c["component"]: c["r2_full"] for c in out["components"]}
+    assert r2[0] == pytest.approx(1.0) and r2[1] == 0.0
+    assert np.isfinite(out["r2_robust"]) and out["r2_robust"] == pytest.approx(0.5)
