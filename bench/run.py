@@ -70,8 +70,9 @@ def run(cfg: DictConfig) -> Path:
     if cfg.threads:
         torch.set_num_threads(int(cfg.threads))
     task, scale = cfg.task, str(cfg.scale.name)
-    if str(cfg.get("precision", "fp32")) not in PRECISIONS:
-        raise unknown("precision", cfg.precision, PRECISIONS)
+    precision = str(cfg.get("precision", "fp32"))
+    if precision not in PRECISIONS:  # before any data is generated
+        raise unknown("precision", precision, PRECISIONS)
     check_compatible(task, cfg.model)
     fam = family(task.family)
     device = resolve_device(str(cfg.device))
@@ -90,7 +91,7 @@ def run(cfg: DictConfig) -> Path:
         lr=float(tc.lr), weight_decay=float(tc.weight_decay), schedule=str(tc.schedule),
         optimizer=str(tc.optimizer), loss=str(tc.loss), patience=cfg.scale.patience,
         max_steps_per_epoch=cfg.scale.max_steps_per_epoch, grad_clip=tc.get("grad_clip"),
-        precision=str(cfg.get("precision", "fp32")), compile=bool(cfg.get("compile", False)),
+        precision=precision, compile=bool(cfg.get("compile", False)),
     )  # fmt: skip
     directory = run_dir(cfg)
     directory.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from bench.backends import Backend
-from bench.errors import BenchError, TrainingDiverged
+from bench.errors import BenchError, TrainingDiverged, unknown
 from bench.io import atomic_write
 from bench.model import Model, as_tensor
 
@@ -69,7 +69,7 @@ def autocast(precision: str, device: torch.device):
         return contextlib.nullcontext()
     if precision == "bf16":
         return torch.autocast(device.type, dtype=torch.bfloat16)
-    raise BenchError(f"unknown precision '{precision}'; valid: {', '.join(PRECISIONS)}")
+    raise unknown("precision", precision, PRECISIONS)
 
 
 def make_optimizer(model: torch.nn.Module, name: str, lr: float, weight_decay: float = 0.0) -> torch.optim.Optimizer:
