@@ -10,7 +10,7 @@ import torch
 
 from bench.backends import get_backend
 from bench.batch import Batch, from_dense
-from bench.config import compose
+from bench.config import compose, model_card
 from bench.run import build_model
 from bench.tasks.data import family
 from bench.train import autocast, make_optimizer
@@ -67,8 +67,6 @@ NBODY_SETTINGS = (["task=nbody5"], 100)
 def model_for(name: str, overrides: list[str] | None = None):
     """(model seeded 0, its configuration, graphs per batch) at the model's reference batch: the
     settings above, else a force-family task (spring) or, for an n-body-only model, ``nbody5``."""
-    from bench.config import model_card
-
     default = (["task=spring"], 64) if "forces" in model_card(name).families else NBODY_SETTINGS
     task_overrides, graphs = STEP_SETTINGS.get(name, default)
     cfg = compose([f"model={name}", *(overrides or task_overrides)])

@@ -200,9 +200,10 @@ def run_missing(
         print(f"[{k}/{len(todo)}] {system} × {model}, seed {seed}, quick, {epochs} epochs, {precision}", flush=True)
         t0 = time.perf_counter()
         extra = [f"model.hparams.inputs={EQL_INPUTS[system]}"] if model == "eql-gnn" and system in EQL_INPUTS else []
+        extra += [f"threads={threads}"] if threads else []
         cfg = compose([f"task={system}", f"model={model}", f"seed={seed}", "scale=quick", f"scale.epochs={epochs}",
-                       "scale.patience=null", f"out={roots[0]}", "progress=false", f"precision={precision}", *extra]
-                      + ([f"threads={threads}"] if threads else []))  # fmt: skip
+                       "scale.patience=null", f"out={roots[0]}", "progress=false", f"precision={precision}",
+                       *extra])  # fmt: skip
         path = run(cfg)
         print(f"    {time.perf_counter() - t0:.0f} s → {path}", flush=True)
 
