@@ -107,19 +107,22 @@ def _mean_std(values: list[float], digits: str = ".4g") -> str:
     return f"{format(statistics.mean(values), digits)} ± {format(statistics.stdev(values), digits)}"
 
 
-def _recovered(record: dict[str, Any]) -> tuple[bool | None, bool | None, str | None]:
-    """(chosen expression recovered, some front expression recovered, LaTeX of a recovered expression)."""
+def _recovered(record: dict[str, Any]) -> tuple[bool | None, bool | None, str | None, int, int]:
+    """(chosen expression recovered, some front expression recovered, LaTeX of the recovered expressions,
+    how many message components they cover, how many components there are)."""
     probes = record.get("probes", {})
     if "equation" in probes:
         comps = probes["equation"]["components"]
-        latex = " ; ".join(c["latex"] for c in comps if c["recovered"]) or None
-        return probes["equation"]["recovered"], probes["equation"]["recovered"], latex
-    if "symbolic" in probes:
+        latex = [c["latex"] if c["recovered"] else None for c in comps]
+        chosen = front = probes["equation"]["recovered"]
+    elif "symbolic" in probes:
         s = probes["symbolic"]
         latex = [next((e["latex"] for e in c["front"] if e["recovered"]), None) for c in s["components"]]
-        shown = " ; ".join(x for x in latex if x) or None
-        return s["recovered"], s["recovered_on_front"], shown
-    return None, None, None
+        chosen, front = s["recovered"], s["recovered_on_front"]
+    else:
+        return None, None, None, 0, 0
+    shown = " ; ".join(x for x in latex if x) or None
+    return chosen, front, shown, sum(x is not None for x in latex), len(latex)
 
 
 def table(records: list[dict[str, Any]]) -> str:
@@ -142,8 +145,9 @@ def table(records: list[dict[str, Any]]) -> str:
         chosen = [v[0] for v in verdicts if v[0] is not None]
         front = [v[1] for v in verdicts if v[1] is not None]
         published_r2 = PUBLISHED_R2.get((task, model))
+        name, run_budget = f"{model}{f' ({differs})' if differs else ''}", f"{scale}, {epochs} epochs, {precision}"
         lines.append(
-            f"| {task} | {model}{f' ({differs})' if differs else ''} | {scale}, {epochs} epochs, {precision} "
+            f"| {task} | {name} | {run_budget} "
             f"| {', '.join(str(r['seed']) for r in rs)} "
             f"| {_mean_std([r['metrics']['mae'] for r in rs])} "
             f"| {_mean_std([r['metrics'].get('zero_mae') for r in rs])} "
@@ -155,11 +159,19 @@ def table(records: list[dict[str, Any]]) -> str:
             f"| {PUBLISHED_RECOVERY.get(task, {}).get(model, '–')} "
             f"| {_mean_std([r['train_time_s'] / 60 for r in rs], '.1f')} min |"
         )
-        for r, v in zip(rs, verdicts, strict=True):
-            if v[2]:
-                examples.append(f"- {task}, {model}, seed {r['seed']}: ${v[2]}$")
-                break
-    shown = "\n\nRecovered expressions (one seed per row):\n\n" + "\n".join(examples) if examples else ""
+        # one seed per row: the first whose every component was recovered, else the first with some
+        candidates = [(r, v) for r, v in zip(rs, verdicts, strict=True) if v[2]]
+        candidates.sort(key=lambda rv: rv[1][3] < rv[1][4])  # stable: complete ones first, then by seed
+        if candidates:
+            r, (_, _, latex, covered, total) = candidates[0]
+            seed = f"seed {r['seed']} ({covered} of {total} components)"
+            examples.append(f"- {task}, {name}, {run_budget}, {seed}: ${latex}$")
+    shown = (
+        "\n\nRecovered expressions, one seed per row (a seed whose every message component was recovered "
+        "where there is one):\n\n" + "\n".join(examples)
+        if examples
+        else ""
+    )
     return "\n".join(lines) + shown
 
 

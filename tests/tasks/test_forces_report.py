@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bench.cli import main
+from bench.tasks.forces.report import load_records, table
 
 
 def test_report_groups_seeds_and_shows_published_numbers(tmp_path, data_root, capsys):
@@ -41,3 +42,26 @@ def test_report_help(argv, expected, capsys):
     with pytest.raises(SystemExit) as e:
         main(argv)
     assert e.value.code == 0 and expected in capsys.readouterr().out
+
+
+def _with_front(record: dict, seed: int, recovered: list[bool]) -> dict:
+    """``record`` as seed ``seed`` whose symbolic stage found the law for the components marked True."""
+    front = [{"latex": f"c_{{{seed},{k}}} \\Delta x", "recovered": ok} for k, ok in enumerate(recovered)]
+    symbolic = {"recovered": all(recovered), "recovered_on_front": all(recovered),
+                "components": [{"front": [e]} for e in front]}  # fmt: skip
+    return {**record, "seed": seed, "probes": {**record["probes"], "symbolic": symbolic}}
+
+
+def test_report_shows_a_seed_whose_every_component_was_recovered(tmp_path, data_root):
+    runs = tmp_path / "runs"
+    common = ["scale=tiny", f"out={runs}", f"data_dir={data_root}", "progress=false", "sr=none"]
+    assert main(["run", "task=spring", "model=gnn-bottleneck", *common]) == 0
+    (record,) = load_records([runs])
+    records = [_with_front(record, 0, [True, False]), _with_front(record, 1, [True, True])]
+    text = table(records)
+    row = next(line for line in text.splitlines() if line.startswith("| spring")).split(" | ")
+    assert row[10:12] == ["1/2", "1/2"]  # chosen and front: seed 1 only
+    # seed 0 comes first but recovered one component of two: the example shown is seed 1's
+    assert "- spring, gnn-bottleneck, tiny, 2 epochs, fp32, seed 1 (2 of 2 components): $c_{1,0}" in text
+    partial = table(records[:1])
+    assert "seed 0 (1 of 2 components): $c_{0,0} \\Delta x$" in partial and "c_{0,1}" not in partial
