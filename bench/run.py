@@ -75,6 +75,8 @@ def run(cfg: DictConfig) -> Path:
         raise unknown("precision", precision, PRECISIONS)
     check_compatible(task, cfg.model)
     fam = family(task.family)
+    if hasattr(fam, "check"):  # the family's own checks of the configuration (a missing SR engine, ...)
+        fam.check(cfg, model_class(cfg.model))
     device = resolve_device(str(cfg.device))
     backend = get_backend(str(cfg.backend.name))
 

@@ -1,6 +1,6 @@
 """Family F, force-law recovery (Cranmer et al. 2020): simulators, datasets, batches, evaluator."""
 
-from bench.tasks.forces.analysis import analyse
+from bench.tasks.forces.analysis import analyse, check
 from bench.tasks.forces.evaluator import Evaluator
 from bench.tasks.forces.generate import DATA_KEYS, generate
 from bench.tasks.forces.loader import ForcesData as TaskData
@@ -11,6 +11,7 @@ from bench.tasks.forces.systems import POTENTIALS, SYSTEMS
 
 __all__ = [
     "analyse",
+    "check",
     "ForceProbe",
     "plot_probe",
     "probe_model",

@@ -25,7 +25,7 @@ from omegaconf import OmegaConf
 from bench.io import atomic_write, save_npz
 from bench.tasks.forces import recovery
 from bench.tasks.forces.probe import plot, probe_model
-from bench.tasks.forces.symbolic import run_sr
+from bench.tasks.forces.symbolic import get_engine, run_sr
 
 PROBE_NAME, PROBE_FIGURE = "probe.npz", "message_probe.png"
 
@@ -43,6 +43,16 @@ def score_equation(model, score: recovery.RecoveryScore) -> dict[str, Any]:
         verdict = score({"expression": expr})
         components.append({"component": k, **verdict})
     return {"components": components, "recovered": bool(components) and all(c["recovered"] for c in components)}
+
+
+def check(cfg, model_cls) -> None:
+    """Before any data or training: the symbolic-regression engine the run will need is available (a
+    missing PySR/Julia must not surface only after an hour of training)."""
+    sr = cfg.get("sr")
+    if "edge_messages" in model_cls.capabilities() and sr is not None and str(sr.name) != "none":
+        settings = OmegaConf.to_container(sr, resolve=True)
+        assert isinstance(settings, dict)
+        get_engine(settings)
 
 
 def analyse(model, data, backend, device, cfg, directory: Path) -> tuple[dict[str, float], dict[str, Any]]:

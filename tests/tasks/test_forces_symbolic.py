@@ -79,6 +79,20 @@ def test_engine_errors_name_the_choices():
             get_engine({"name": "pysr"})
 
 
+def test_a_missing_engine_stops_the_run_before_data_or_training(tmp_path, capsys):
+    try:
+        import pysr  # noqa: F401
+    except Exception:
+        pass
+    else:
+        pytest.skip("PySR is installed here")
+    out, data = tmp_path / "runs", tmp_path / "data"
+    argv = ["run", "task=spring", "model=gnn-bottleneck", "scale=tiny", "sr=pysr", f"out={out}", f"data_dir={data}"]
+    assert main(argv) == 2
+    assert "sr=pysr is not available here" in capsys.readouterr().err
+    assert not out.exists() and not data.exists()  # nothing simulated, trained or written
+
+
 def test_a_run_records_the_front_the_choice_and_the_verdicts(tmp_path, data_root, capsys):
     overrides = ["task=spring", "model=gnn-bottleneck", "scale=tiny", f"out={tmp_path}", f"data_dir={data_root}",
                  "progress=false", "sr.generations=30", "sr.population_size=200", "sr.edges=1000"]  # fmt: skip
