@@ -45,13 +45,21 @@ def score_equation(model, score: recovery.RecoveryScore) -> dict[str, Any]:
     return {"components": components, "recovered": bool(components) and all(c["recovered"] for c in components)}
 
 
+def _sr_settings(cfg) -> dict[str, Any] | None:
+    """The run's symbolic-regression settings; None with ``sr=none``."""
+    sr = cfg.get("sr")
+    if sr is None or str(sr.name) == "none":
+        return None
+    settings = OmegaConf.to_container(sr, resolve=True)
+    assert isinstance(settings, dict)
+    return settings
+
+
 def check(cfg, model_cls) -> None:
     """Before any data or training: the symbolic-regression engine the run will need is available (a
     missing PySR/Julia must not surface only after an hour of training)."""
-    sr = cfg.get("sr")
-    if "edge_messages" in model_cls.capabilities() and sr is not None and str(sr.name) != "none":
-        settings = OmegaConf.to_container(sr, resolve=True)
-        assert isinstance(settings, dict)
+    settings = _sr_settings(cfg)
+    if settings is not None and "edge_messages" in model_cls.capabilities():
         get_engine(settings)
 
 
@@ -67,11 +75,9 @@ def analyse(model, data, backend, device, cfg, directory: Path) -> tuple[dict[st
         atomic_write(directory / PROBE_NAME, lambda f: save_npz(f, inputs))
         plot(inputs, probe, directory / PROBE_FIGURE)
         probes["force_probe"] = {**probe, "inputs": PROBE_NAME, "figure": PROBE_FIGURE}
-        sr = cfg.get("sr")
-        if sr is not None and str(sr.name) != "none":
+        settings = _sr_settings(cfg)
+        if settings is not None:
             score = recovery_score(data, cfg)
-            settings = OmegaConf.to_container(sr, resolve=True)
-            assert isinstance(settings, dict)
             symbolic = run_sr(inputs, probe, settings, score, int(cfg.task.dim), seed=int(cfg.task.data_seed),
                               threads=torch.get_num_threads(), progress=bool(cfg.progress))  # fmt: skip
             metrics.update(law_recovered=float(symbolic["recovered"]),

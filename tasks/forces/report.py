@@ -24,7 +24,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from bench.io import atomic_write_text
 
@@ -107,9 +107,18 @@ def _mean_std(values: list[float], digits: str = ".4g") -> str:
     return f"{format(statistics.mean(values), digits)} ± {format(statistics.stdev(values), digits)}"
 
 
-def _recovered(record: dict[str, Any]) -> tuple[bool | None, bool | None, str | None, int, int]:
-    """(chosen expression recovered, some front expression recovered, LaTeX of the recovered expressions,
-    how many message components they cover, how many components there are)."""
+class Verdicts(NamedTuple):
+    """A record's recovery: chosen expression recovered, some front expression recovered (None: no
+    symbolic stage), the LaTeX of the recovered expressions, how many of the components they cover."""
+
+    chosen: bool | None
+    front: bool | None
+    latex: str | None
+    covered: int
+    components: int
+
+
+def _recovered(record: dict[str, Any]) -> Verdicts:
     probes = record.get("probes", {})
     if "equation" in probes:
         comps = probes["equation"]["components"]
@@ -120,9 +129,9 @@ def _recovered(record: dict[str, Any]) -> tuple[bool | None, bool | None, str | 
         latex = [next((e["latex"] for e in c["front"] if e["recovered"]), None) for c in s["components"]]
         chosen, front = s["recovered"], s["recovered_on_front"]
     else:
-        return None, None, None, 0, 0
+        return Verdicts(None, None, None, 0, 0)
     shown = " ; ".join(x for x in latex if x) or None
-    return chosen, front, shown, sum(x is not None for x in latex), len(latex)
+    return Verdicts(chosen, front, shown, sum(x is not None for x in latex), len(latex))
 
 
 def table(records: list[dict[str, Any]]) -> str:
@@ -142,8 +151,8 @@ def table(records: list[dict[str, Any]]) -> str:
     ):
         rs = sorted({r["seed"]: r for r in rs}.values(), key=lambda r: r["seed"])  # one record per seed
         verdicts = [_recovered(r) for r in rs]
-        chosen = [v[0] for v in verdicts if v[0] is not None]
-        front = [v[1] for v in verdicts if v[1] is not None]
+        chosen = [v.chosen for v in verdicts if v.chosen is not None]
+        front = [v.front for v in verdicts if v.front is not None]
         published_r2 = PUBLISHED_R2.get((task, model))
         name, run_budget = f"{model}{f' ({differs})' if differs else ''}", f"{scale}, {epochs} epochs, {precision}"
         lines.append(
@@ -160,12 +169,12 @@ def table(records: list[dict[str, Any]]) -> str:
             f"| {_mean_std([r['train_time_s'] / 60 for r in rs], '.1f')} min |"
         )
         # one seed per row: the first whose every component was recovered, else the first with some
-        candidates = [(r, v) for r, v in zip(rs, verdicts, strict=True) if v[2]]
-        candidates.sort(key=lambda rv: rv[1][3] < rv[1][4])  # stable: complete ones first, then by seed
+        candidates = [(r, v) for r, v in zip(rs, verdicts, strict=True) if v.latex]
+        candidates.sort(key=lambda rv: rv[1].covered < rv[1].components)  # stable: complete first, then by seed
         if candidates:
-            r, (_, _, latex, covered, total) = candidates[0]
-            seed = f"seed {r['seed']} ({covered} of {total} components)"
-            examples.append(f"- {task}, {name}, {run_budget}, {seed}: ${latex}$")
+            r, v = candidates[0]
+            seed = f"seed {r['seed']} ({v.covered} of {v.components} components)"
+            examples.append(f"- {task}, {name}, {run_budget}, {seed}: ${v.latex}$")
     shown = (
         "\n\nRecovered expressions, one seed per row (a seed whose every message component was recovered "
         "where there is one):\n\n" + "\n".join(examples)
