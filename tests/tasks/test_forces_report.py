@@ -8,10 +8,16 @@ from bench.cli import main
 from bench.tasks.forces.report import load_records, table
 
 
-def test_report_groups_seeds_and_shows_published_numbers(tmp_path, data_root, capsys):
-    runs = tmp_path / "runs"
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, data_root):
+    """Tiny spring runs of gnn and gnn-bottleneck at seeds 0 and 1, without symbolic regression."""
+    runs = tmp_path_factory.mktemp("report") / "runs"
     common = ["scale=tiny", f"out={runs}", f"data_dir={data_root}", "progress=false", "sr=none"]
     assert main(["run", "-m", "task=spring", "model=gnn-bottleneck,gnn", "seed=0,1", *common]) == 0
+    return runs
+
+
+def test_report_groups_seeds_and_shows_published_numbers(runs, tmp_path, capsys):
     out = tmp_path / "REPORT.md"
     assert main(["report", "family=forces", "--runs", str(runs), "--out", str(out)]) == 0
     assert f"4 records → report: {out}" in capsys.readouterr().out
@@ -52,11 +58,8 @@ def _with_front(record: dict, seed: int, recovered: list[bool]) -> dict:
     return {**record, "seed": seed, "probes": {**record["probes"], "symbolic": symbolic}}
 
 
-def test_report_shows_a_seed_whose_every_component_was_recovered(tmp_path, data_root):
-    runs = tmp_path / "runs"
-    common = ["scale=tiny", f"out={runs}", f"data_dir={data_root}", "progress=false", "sr=none"]
-    assert main(["run", "task=spring", "model=gnn-bottleneck", *common]) == 0
-    (record,) = load_records([runs])
+def test_report_shows_a_seed_whose_every_component_was_recovered(runs):
+    record = next(r for r in load_records([runs]) if r["model"] == "gnn-bottleneck")
     records = [_with_front(record, 0, [True, False]), _with_front(record, 1, [True, True])]
     text = table(records)
     row = next(line for line in text.splitlines() if line.startswith("| spring")).split(" | ")

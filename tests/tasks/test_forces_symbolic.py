@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 
 import numpy as np
@@ -15,6 +16,17 @@ from bench.tasks.data import generate_dataset
 from bench.tasks.forces import TaskData
 from bench.tasks.forces.recovery import RecoveryScore, fresh_pairs, variable_names
 from bench.tasks.forces.symbolic import choose, edge_inputs, get_engine, pareto, run_sr
+
+
+@functools.cache
+def pysr_importable() -> bool:
+    """Whether PySR imports here (importing it starts Julia, so only when a test asks)."""
+    try:
+        import pysr  # noqa: F401
+    except Exception:  # ImportError, or Julia missing
+        return False
+    return True
+
 
 SMALL = {"name": "operon", "edges": 2000, "generations": 150, "population_size": 500, "max_length": 30,
          "operators": "add,sub,mul,div,constant,variable", "time_limit_s": 120, "seed": 0}  # fmt: skip
@@ -72,19 +84,13 @@ def test_engine_errors_name_the_choices():
         get_engine({"name": "eureqa"})
     with pytest.raises(BenchError, match=r"unknown symbolic-regression operator\(s\) \['pow'\]"):
         get_engine({**SMALL, "operators": "add,pow"}).fit(np.zeros((4, 8)), np.zeros(4), variable_names(2))
-    try:
-        import pysr  # noqa: F401
-    except Exception:
+    if not pysr_importable():
         with pytest.raises(BenchError, match=r"sr=pysr is not available here.*Valid engines: operon"):
             get_engine({"name": "pysr"})
 
 
 def test_a_missing_engine_stops_the_run_before_data_or_training(tmp_path, capsys):
-    try:
-        import pysr  # noqa: F401
-    except Exception:
-        pass
-    else:
+    if pysr_importable():
         pytest.skip("PySR is installed here")
     out, data = tmp_path / "runs", tmp_path / "data"
     argv = ["run", "task=spring", "model=gnn-bottleneck", "scale=tiny", "sr=pysr", f"out={out}", f"data_dir={data}"]
