@@ -3,7 +3,10 @@
 Designed for all five task families: fully connected graphs (force laws, N-body, relational
 inference) and radius graphs with periodic minimum-image displacements (heterogeneous systems);
 a window of past frames (NRI's encoder); a stable identity per particle (per-particle embeddings);
-targets of several kinds.
+time; node types and a mask of the nodes that are predicted.
+
+A batch holds a model's inputs only: the targets travel beside it (a task's loader returns
+``(batch, targets)``), so no model can read them.
 
 Shapes (N particles in the batch, E edges, d dimensions, B graphs):
 
@@ -14,7 +17,9 @@ Shapes (N particles in the batch, E edges, d dimensions, B graphs):
 - ``graph``: (N,) long, the graph each particle belongs to
 - ``particle``: (N,) long, a stable identity of each particle across frames (for per-particle embeddings)
 - ``history``: (N, W, F) or None: the past W frames of each particle
-- ``targets``: dict of the task's targets (``acceleration`` (N, d), ``edge_type`` (E,), ...)
+- ``time``: (N,) or None: the time of the frame each particle is seen at
+- ``node_type``: (N,) long or None: the kind of each node (e.g. 0 particle, 1 field node)
+- ``mask``: (N,) bool or None: the nodes whose target is predicted (None: all); field nodes are not
 - ``nodes_per_graph``: set when every graph has that many particles and is fully connected with
   edges in receiver-major order (receiver i, then senders j != i ascending); backends use it to work
   on dense (B, n, ...) tensors without any scatter.
@@ -22,7 +27,7 @@ Shapes (N particles in the batch, E edges, d dimensions, B graphs):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -44,9 +49,11 @@ class Batch:
     graph: Tensor
     num_graphs: int
     particle: Tensor
-    targets: dict[str, Tensor] = field(default_factory=dict)
     edge_shift: Tensor | None = None
     history: Tensor | None = None
+    time: Tensor | None = None
+    node_type: Tensor | None = None
+    mask: Tensor | None = None
     nodes_per_graph: int | None = None
     ops: GraphOps | None = None
     """Message-passing operations over this batch's edges, bound by the backend (``bench.backends``)."""
@@ -86,9 +93,11 @@ class Batch:
             edge_index=move(self.edge_index),
             graph=move(self.graph),
             particle=move(self.particle),
-            targets={k: move(v) for k, v in self.targets.items()},
             edge_shift=move(self.edge_shift),
             history=move(self.history),
+            time=move(self.time),
+            node_type=move(self.node_type),
+            mask=move(self.mask),
             ops=None,
         )
 
@@ -113,10 +122,9 @@ def from_dense(
     position: Tensor,
     velocity: Tensor,
     attributes: dict[str, Tensor],
-    targets: dict[str, Tensor] | None = None,
     particle: Tensor | None = None,
 ) -> Batch:
-    """A batch of B fully connected systems of n particles from dense (B, n, ...) tensors."""
+    """A batch of B fully connected systems of n particles from dense (B, n, ...) tensors (targets: ``flat_nodes``)."""
     B, n, d = position.shape
     edge_index, graph = fully_connected(B, n, position.device)
     if particle is None:
@@ -129,6 +137,10 @@ def from_dense(
         graph=graph,
         num_graphs=B,
         particle=particle,
-        targets={k: v.reshape(B * n, *v.shape[2:]) for k, v in (targets or {}).items()},
         nodes_per_graph=n,
     )
+
+
+def flat_nodes(tensors: dict[str, Tensor]) -> dict[str, Tensor]:
+    """Dense per-system tensors (B, n, ...) as per-node tensors (B·n, ...), in ``from_dense``'s node order."""
+    return {k: v.reshape(v.shape[0] * v.shape[1], *v.shape[2:]) for k, v in tensors.items()}

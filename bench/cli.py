@@ -59,27 +59,19 @@ def _parser() -> argparse.ArgumentParser:
     report = sub.add_parser(
         "report", help="a task family's reproduction report: our numbers beside the published ones",
         description="Write a family's reproduction report (Markdown) from the result records; "
-                    "`bench report family=forces --help` lists the family's options.",
-        epilog="examples:\n  bench report family=forces\n  bench report family=forces --run --epochs 20 --seeds 0,1,2\n"
-               "  bench report family=nbody", formatter_class=argparse.RawDescriptionHelpFormatter,
+                    "`bench report family=NAME --help` lists the family's options.",
+        epilog="examples:\n  bench report family=NAME\n  bench report family=NAME --help\n"
+               "(the task families: bench list)", formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
-    report.add_argument("family", metavar="family=NAME", help=f"one of: {', '.join(REPORTS)}")
+    report.add_argument("family", metavar="family=NAME", help="a task family (bench list shows them)")
     report.add_argument("options", nargs=argparse.REMAINDER, help="the family report's own options")
     return p
 
 
-REPORTS = {"forces": "bench.tasks.forces.report", "nbody": "bench.tasks.nbody.report"}
-
-
 def cmd_report(args: argparse.Namespace) -> int:
-    import importlib
+    from bench.family import get_family
 
-    from bench.errors import unknown
-
-    name = args.family.removeprefix("family=")
-    if name not in REPORTS:
-        raise unknown("report family", name, REPORTS)
-    return importlib.import_module(REPORTS[name]).main(list(args.options))
+    return get_family(args.family.removeprefix("family=")).report(list(args.options))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -89,23 +81,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bench.run import run
 
     if args.multirun:
-        combos = expand_sweep(args.overrides)
-        print(f"sweep: {len(combos)} runs")
-        done, failed = [], []
-        for k, overrides in enumerate(combos, 1):
-            print(f"\n[{k}/{len(combos)}] bench run {' '.join(overrides)}")
-            try:
-                done.append((overrides, run(compose(overrides))))
-                print(f"result record: {done[-1][1]}")
-            except BenchError as e:
-                failed.append((overrides, str(e)))
-                print(f"error: {e}", file=sys.stderr)
-        print(f"\nsweep finished: {len(done)} succeeded, {len(failed)} failed")
-        for overrides, path in done:
-            print(f"  ok    {' '.join(overrides)} -> {path}")
-        for overrides, msg in failed:
-            print(f"  FAIL  {' '.join(overrides)}: {msg}")
-        return 1 if failed else 0
+        return _sweep(expand_sweep(args.overrides))
     cfg = compose(args.overrides)
     if args.cfg:
         print(OmegaConf.to_yaml(cfg))
@@ -116,8 +92,44 @@ def cmd_run(args: argparse.Namespace) -> int:
     record = json.loads(path.read_text())
     metrics = ", ".join(f"{k} {v:.4g}" for k, v in record["metrics"].items())
     print(f"test metrics: {metrics}")
+    if record.get("diagnostics"):
+        print("diagnostics (this machine): " + ", ".join(f"{k} {v:.4g}" for k, v in record["diagnostics"].items()))
     print(f"result record: {path}")
     return 0
+
+
+def _sweep(combos: list[list[str]]) -> int:
+    """Run every job of a sweep, going past failing ones; end with a table of each job's outcome (done,
+    or failed with the reason) and exit non-zero if any failed."""
+    import traceback
+
+    from bench.config import compose
+    from bench.run import run
+
+    print(f"sweep: {len(combos)} runs")
+    outcomes: list[tuple[str, str, str]] = []
+    for k, overrides in enumerate(combos, 1):
+        job = " ".join(overrides)
+        print(f"\n[{k}/{len(combos)}] bench run {job}")
+        try:
+            path = run(compose(overrides))
+            outcomes.append((job, "done", str(path)))
+            print(f"result record: {path}")
+        except BenchError as e:
+            outcomes.append((job, "failed", str(e).splitlines()[0]))
+            print(f"error: {e}", file=sys.stderr)
+        except KeyboardInterrupt:
+            raise
+        except Exception as e:  # a crash inside one job (a model's forward, ...) must not end the sweep
+            outcomes.append((job, "failed", f"{type(e).__name__}: {e}"))
+            traceback.print_exc()
+    failed = sum(status == "failed" for _, status, _ in outcomes)
+    width = max(len(job) for job, _, _ in outcomes)
+    print(f"\nsweep finished: {len(outcomes) - failed} done, {failed} failed")
+    print(f"  {'job':<{width}}  status  result record or reason")
+    for job, status, detail in outcomes:
+        print(f"  {job:<{width}}  {status:<6}  {detail}")
+    return 1 if failed else 0
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -126,7 +138,12 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     tasks = {name: task_card(name) for name in task_names()}
     models = {name: model_card(name) for name in model_names()}
-    print("tasks:")
+    from bench.family import families
+
+    print("task families (entry points 'bench.families'):")
+    for fam in families():
+        print(f"  {fam.name:<15} {fam.description}")
+    print("\ntasks:")
     for name, card in tasks.items():
         print(f"  {name:<15} family {card.family}, v{card.version}, {card.n_particles} particles in {card.dim}-D, "
               f"target {card.target}, metric {card.primary_metric}")  # fmt: skip
@@ -158,12 +175,14 @@ def cmd_data(args: argparse.Namespace) -> int:
 
     cfg = compose(args.overrides)
     ds = generate_dataset(cfg.task, str(cfg.scale.name), root=cfg.data_dir, force=args.force, progress=cfg.progress)
-    gen = ds.manifest["generation"]
-    sizes = {s: int(ds.arrays[f"{s}/position"].shape[0]) for s in ("train", "val", "test")}
+    from bench.family import get_family
+
+    splits = sorted({k.split("/")[0] for k in ds.arrays})
+    sizes = {s: int(next(v for k, v in ds.arrays.items() if k.startswith(f"{s}/")).shape[0]) for s in splits}
     print(f"dataset: {ds.path}")
     print(f"checksum: {ds.checksum}")
-    print(f"simulations: {sizes} (of {gen['simulations']}; {gen['reintegrated']} re-integrated with finer "
-          f"substeps, {gen['dropped']} dropped over the energy tolerance)")  # fmt: skip
+    print(f"split sizes (simulations): {sizes}")
+    print(f"generation: {get_family(str(cfg.task.family)).describe_generation(ds.manifest['generation'])}")
     official = ds.manifest.get("official_checksum")
     if official:
         print(f"official: {'matches' if official == ds.checksum else 'DIFFERS: ' + official}")

@@ -1,5 +1,9 @@
 """Configuration composition with Hydra: groups `task`, `model`, `backend`, `scale`; strict validation.
 
+Task cards come from the registered task families (``bench.family``): each family's config folder is on
+Hydra's search path, and a family's own option groups (``Family.option_groups``) are added to a run of
+one of its tasks, with their defaults.
+
 Command-line overrides are checked before Hydra sees them, so that every mistake gets one readable
 message naming the bad value, the nearest valid one and the full list (never a Hydra traceback, never
 a prompt). ``-m`` sweeps (``seed=0,1,2``) are expanded with Hydra's own override parser.
@@ -18,7 +22,31 @@ from omegaconf import DictConfig, OmegaConf
 from bench.errors import BenchError, suggest, unknown
 
 CONF_DIR = Path(__file__).resolve().parent / "conf"
-GROUPS = ("task", "model", "backend", "scale", "sr")
+CORE_GROUPS = ("task", "model", "backend", "scale")
+MODELS_CONF = "pkg://bench.baselines.conf"
+
+
+def family_groups() -> dict[str, list[str]]:
+    """Each registered family's own option group → the families that declare it."""
+    from bench.family import families
+
+    groups: dict[str, list[str]] = {}
+    for fam in families():
+        for group in fam.option_groups:
+            groups.setdefault(group, []).append(fam.name)
+    return groups
+
+
+def all_groups() -> tuple[str, ...]:
+    return CORE_GROUPS + tuple(sorted(family_groups()))
+
+
+def _search_path() -> str:
+    """Hydra's search path: the model cards and every registered family's config folder."""
+    from bench.family import families
+
+    paths = [MODELS_CONF, *(Path(f.conf_dir).resolve().as_uri() for f in families())]
+    return f"hydra.searchpath=[{','.join(paths)}]"
 
 
 @contextmanager
@@ -31,14 +59,57 @@ def _hydra() -> Iterator[object]:
         yield GlobalHydra.instance()
 
 
-@cache
 def group_options(group: str) -> tuple[str, ...]:
     """The valid choices of a config group (``task`` → ``('charge', 'damped', ...)``)."""
-    if group not in GROUPS:
-        raise unknown("config group", group, GROUPS)
+    return _group_options(group, _search_path())
+
+
+@cache
+def _group_options(group: str, search_path: str) -> tuple[str, ...]:
+    if group not in all_groups():
+        raise unknown("config group", group, all_groups())
     with _hydra() as gh:
-        options = gh.config_loader().get_group_options(group, config_name="config")  # type: ignore[attr-defined]
+        loader = gh.config_loader()  # type: ignore[attr-defined]
+        options = loader.get_group_options(group, config_name="config", overrides=[search_path])
     return tuple(sorted(o for o in options if not o.startswith("_")))
+
+
+@cache
+def default_task() -> str:
+    """The task of ``bench/conf/config.yaml``'s defaults list."""
+    import yaml
+
+    defaults = yaml.safe_load((CONF_DIR / "config.yaml").read_text())["defaults"]
+    return next(str(d["task"]) for d in defaults if isinstance(d, dict) and "task" in d)
+
+
+def _family_overrides(overrides: Sequence[str]) -> list[str]:
+    """``overrides`` with the chosen task's family groups added: ``sr=none`` becomes ``+sr=none`` and a
+    group the user left out gets its default (``+sr=operon``). A group of another family is an error."""
+    from bench.family import family_of_task
+
+    task = default_task()
+    for text in overrides:
+        key, _, value = text.partition("=")
+        if key.strip() == "task":
+            task = value.strip()
+    fam = family_of_task(task)
+    own = dict(fam.option_groups) if fam else {}
+    out = []
+    for text in overrides:
+        key, eq, value = text.partition("=")
+        key = key.strip().lstrip("+")
+        if key in family_groups() and eq:
+            if key not in own:
+                owners = ", ".join(family_groups()[key])
+                raise BenchError(f"'{text}': '{key}' is an option of task family {owners}; task '{task}' is of "
+                                 f"family '{fam.name if fam else '?'}'"
+                                 f"{' (its options: ' + ', '.join(own) + ')' if own else ''}")  # fmt: skip
+            own.pop(key)
+            out.append(f"+{key}={value}")
+        else:
+            out.append(text)
+    return out + [f"+{group}={default}" for group, default in own.items()]
 
 
 def _leaf_keys(cfg: DictConfig, prefix: str = "") -> list[str]:
@@ -62,7 +133,7 @@ def _parse(overrides: Sequence[str]):
         if "=" not in text:
             raise BenchError(
                 f"bad argument '{text}': expected key=value (for example task=charge, seed=1, "
-                f"scale=tiny); config groups: {', '.join(GROUPS)}"
+                f"scale=tiny); config groups: {', '.join(all_groups())}"
             )
         try:
             parsed.extend(parser.parse_overrides([text]))
@@ -153,13 +224,13 @@ def validate(overrides: Sequence[str]) -> list:
                 f"'{o.input_line}': adding or deleting keys is not allowed; set an existing key "
                 "instead (see `bench run --help` for the keys)"
             )
-        if o.key_or_group in GROUPS:
+        if o.key_or_group in all_groups():
             valid = group_options(o.key_or_group)
             for choice in _choices(o):
                 if choice not in valid and not loading.is_registered(choice):
                     raise unknown(o.key_or_group, choice, valid)
             selected[o.key_or_group] = _choices(o)
-    keys = [o for o in parsed if o.key_or_group not in GROUPS]
+    keys = [o for o in parsed if o.key_or_group not in all_groups()]
     if not keys:
         return parsed
     combos = list(itertools.product(*[[f"{g}={c}" for c in cs] for g, cs in selected.items()]))
@@ -179,7 +250,7 @@ def compose_unchecked(overrides: Sequence[str]) -> DictConfig:
     from hydra import compose
 
     with _hydra():
-        cfg = compose(config_name="config", overrides=list(overrides))
+        cfg = compose(config_name="config", overrides=[_search_path(), *_family_overrides(overrides)])
     OmegaConf.set_struct(cfg, False)
     if "hydra" in cfg:
         del cfg["hydra"]
@@ -243,17 +314,9 @@ def _check_values(cfg: DictConfig) -> None:
     device = str(cfg.device)
     if not (device in ("auto", "cpu", "cuda") or device.startswith("cuda:")):
         raise BenchError(f"bad device '{device}'; valid: auto, cpu, cuda, cuda:N")
-    task = cfg.task
-    if task.family == "nbody":
-        if task.dim != 3:
-            raise BenchError(f"task.dim={task.dim} is not supported by the n-body simulator; valid: 3")
-        if task.n_particles < 2:
-            raise BenchError(f"task.n_particles={task.n_particles}: an n-body system needs at least 2 particles")
-    if task.family == "forces":
-        if task.n_particles not in (4, 8):
-            raise BenchError(f"task.n_particles={task.n_particles} is not a published variant; valid: 4, 8")
-        if task.dim not in (2, 3):
-            raise BenchError(f"task.dim={task.dim} is not supported; valid: 2, 3")
+    from bench.family import get_family
+
+    get_family(str(cfg.task.family)).check_card(cfg.task)
 
 
 def task_card(name: str, overrides: Sequence[str] = ()) -> DictConfig:

@@ -61,6 +61,17 @@ def sha256_bytes(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
+def _user_traceback(error: BaseException, path: Path | None = None) -> str:
+    """The traceback of an error raised in a user's code, without the frames of ParticleBench itself."""
+    import traceback
+
+    ours = str(Path(__file__).resolve().parent)
+    frames = [f for f in traceback.extract_tb(error.__traceback__)
+              if (path is not None and Path(f.filename) == path) or not f.filename.startswith(ours)]  # fmt: skip
+    lines = traceback.format_list(frames) + traceback.format_exception_only(type(error), error)
+    return "Traceback (most recent call last):\n" + "".join(lines).rstrip()
+
+
 def _module_from_file(path: Path):
     """Import a Python file as a module of its own (re-imported when its content changes)."""
     data = path.read_bytes()
@@ -84,37 +95,49 @@ def _module_from_file(path: Path):
         raise
     except Exception as e:
         del sys.modules[name]
-        raise BenchError(f"importing model file '{path}' failed: {type(e).__name__}: {e}") from None
+        raise BenchError(f"importing model file '{path}' failed: {type(e).__name__}: {e}\n"
+                         f"{_user_traceback(e, path)}") from None  # fmt: skip
     finally:
         if added:
             sys.path.remove(folder)
     return module
 
 
-def import_class(target: str, what: str = "model"):
-    """The class named by ``package.module:Class`` or ``path/to/file.py:Class``, checked to be a ``bench.Model``."""
-    from bench.model import Model
-
-    module_name, sep, class_name = target.rpartition(":")
-    if not sep or not module_name or not class_name:
-        raise BenchError(f"{what}: class '{target}' must be written 'package.module:ClassName' or 'file.py:ClassName'")
+def import_object(target: str, what: str = "model"):
+    """The object named by ``package.module:Name`` or ``path/to/file.py:Name``."""
+    module_name, sep, attr = target.rpartition(":")
+    if not sep or not module_name or not attr:
+        raise BenchError(f"{what}: '{target}' must be written 'package.module:ClassName' or 'file.py:ClassName'")
     if module_name.endswith(".py"):
         path = Path(module_name)
         if not path.is_file():
-            raise BenchError(f"{what}: model file '{module_name}' does not exist")
+            raise BenchError(f"{what}: file '{module_name}' does not exist")
         module = _module_from_file(path.resolve())
     else:
         try:
             module = importlib.import_module(module_name)
-        except ImportError as e:
-            raise BenchError(f"{what}: cannot import class '{target}' ({e})") from None
-    cls = getattr(module, class_name, None)
-    if cls is None:
+        except ModuleNotFoundError as e:
+            if e.name and module_name.startswith(e.name):  # the module itself is missing, not one it imports
+                raise BenchError(f"{what}: cannot import '{target}' ({e})") from None
+            raise BenchError(f"{what}: importing '{module_name}' failed: {e}\n{_user_traceback(e)}") from None
+        except Exception as e:
+            raise BenchError(f"{what}: importing '{module_name}' failed: {type(e).__name__}: {e}\n"
+                             f"{_user_traceback(e)}") from None  # fmt: skip
+    obj = getattr(module, attr, None)
+    if obj is None:
         found = model_classes_in(module)
-        hint = suggest(class_name, found)
+        hint = suggest(attr, found)
         did_you_mean = f"; did you mean '{hint}'?" if hint else ";"
-        raise BenchError(f"{what}: '{module_name}' has no class '{class_name}'{did_you_mean} "
+        raise BenchError(f"{what}: '{module_name}' has no class '{attr}'{did_you_mean} "
                          f"bench.Model subclasses in it: {', '.join(found) or 'none'}")  # fmt: skip
+    return obj
+
+
+def import_class(target: str, what: str = "model"):
+    """The class named by ``package.module:Class`` or ``path/to/file.py:Class``, checked to be a ``bench.Model``."""
+    from bench.model import Model
+
+    cls = import_object(target, what)
     if not (isinstance(cls, type) and issubclass(cls, Model)):
         raise BenchError(f"{what}: '{target}' is not a subclass of bench.Model")
     return cls
@@ -197,8 +220,10 @@ def build_card(cls, class_target: str, card_path: Path | None, default_name: str
     hparams = own["hparams"] if own.get("hparams") is not None else _constructor_defaults(cls)
     families = list(own.get("families") or cls.families)
     if not families:
-        raise BenchError(f"{where}: no task families: set `families = (\"forces\",)` on the class or `families:` "
-                         "in its card")  # fmt: skip
+        from bench.family import family_names
+
+        raise BenchError(f"{where}: no task families: set `families = (...)` on the class or `families:` "
+                         f"in its card (task families: {', '.join(family_names())})")  # fmt: skip
     card = {
         "name": name,
         "class": class_target,

@@ -3,7 +3,7 @@
 A model is a ``torch.nn.Module`` subclass of ``bench.Model``::
 
     class MyNet(bench.Model):
-        families = ("forces",)
+        families = (...)  # the task families it is built for (bench list shows them), e.g. forces
 
         def __init__(self, spec: bench.TaskSpec, hidden: int = 64):
             super().__init__(spec)
@@ -12,20 +12,28 @@ A model is a ``torch.nn.Module`` subclass of ``bench.Model``::
         def forward(self, batch: bench.Batch) -> torch.Tensor:
             # batch.position (N, d), batch.velocity (N, d), batch.attributes["charge"] (N,), ...
             # message passing through batch.ops: receivers(x), senders(x), sum_at_receivers(m), ...
-            return acceleration  # (N, d): the task's target
+            return acceleration  # (N, d): the task's target (spec.target)
+
+``forward`` returns the task's target as a tensor, or named outputs as a dict of tensors (the target
+among them). The batch never holds the targets. Hooks a model may override: ``loss(outputs, targets,
+batch)`` (its own objective, e.g. an ELBO), ``regularization(batch)``, ``param_groups()`` (per-module
+learning rates), ``on_epoch_start``. A model without trainable parameters is not trained.
 
 Optional capabilities let the suite look inside; a model has a capability when it overrides the
-method of that name:
+method of that name (``CAPABILITY_SIGNATURES`` gives each one's shapes; one shared test checks them):
 
 ================  ===========================================  ======================================
 capability        returns                                      used by
 ================  ===========================================  ======================================
 edge_messages     (E, k) per-edge message vectors              force-law probe, symbolic regression
 node_embeddings   (N, k) per-particle latent vectors           type classification
-interaction       learned pair function on a grid of r         interaction-function error
-hidden_field      the learned field at (position, time)        hidden-field recovery
-edge_types        (E, K) per-edge type posterior               relational inference
-equation          a SymPy expression of the edge function      end-to-end symbolic models (EQL)
+interaction       (N, R): the learned pair function of each    interaction-function error
+                  particle on R distances r (R,)
+hidden_field      (M,): the learned field at positions (M, d)  hidden-field recovery
+                  and times (M,)
+edge_types        (E, K) per-edge type posterior (rows sum 1)  relational inference
+equation          a list of SymPy expressions of the edge      end-to-end symbolic models (EQL)
+                  function, one per message component
 ================  ===========================================  ======================================
 """
 
@@ -40,6 +48,14 @@ from torch import Tensor, nn
 from bench.batch import Batch
 
 CAPABILITIES = ("edge_messages", "node_embeddings", "interaction", "hidden_field", "edge_types", "equation")
+CAPABILITY_SIGNATURES = {
+    "edge_messages": "edge_messages(batch) -> (E, k)",
+    "node_embeddings": "node_embeddings(batch) -> (N, k)",
+    "interaction": "interaction(r: (R,), batch) -> (N, R)",
+    "hidden_field": "hidden_field(position: (M, d), time: (M,)) -> (M,)",
+    "edge_types": "edge_types(batch) -> (E, K), each row a distribution over the K types",
+    "equation": "equation() -> list of SymPy expressions, one per message component",
+}
 
 
 @dataclass(frozen=True)
@@ -48,7 +64,9 @@ class TaskSpec:
 
     ``family``: task family (``forces``, ...); ``dim``: spatial dimension; ``n_particles``: particles per
     system (None if it varies); ``attributes``: names of the per-particle scalars in
-    ``batch.attributes``; ``target``: what ``forward`` predicts; ``target_dim``: its last dimension.
+    ``batch.attributes``; ``target``: what ``forward`` predicts; ``target_dim``: its last dimension;
+    ``num_identities``: how many distinct ``batch.particle`` identities the task has (the size of a
+    per-particle embedding table; None when identities carry no meaning across samples).
     """
 
     family: str
@@ -57,6 +75,7 @@ class TaskSpec:
     attributes: tuple[str, ...]
     target: str
     target_dim: int
+    num_identities: int | None = None
 
 
 class Model(nn.Module):
@@ -71,8 +90,19 @@ class Model(nn.Module):
             raise TypeError(f"{type(self).__name__} got unknown hyper-parameters: {', '.join(sorted(hparams))}")
         self.spec = spec
 
-    def forward(self, batch: Batch) -> Tensor:  # pragma: no cover - abstract
+    def forward(self, batch: Batch) -> Tensor | dict[str, Tensor]:  # pragma: no cover - abstract
+        """The task's target (a tensor, per particle (N, target_dim)) or named outputs (a dict)."""
         raise NotImplementedError
+
+    def loss(self, outputs: dict[str, Tensor], targets: dict[str, Tensor], batch: Batch) -> Tensor:
+        """The model's own training objective (NRI's ELBO, ...); by default the task's objective is used
+        (the model card's ``train.loss`` on the task's target). Override to define one."""
+        raise NotImplementedError
+
+    def param_groups(self) -> list[dict[str, Any]] | None:
+        """Optimiser parameter groups (``[{"params": ..., "lr": ...}, ...]``) for per-module learning
+        rates; None: one group of every parameter at the card's learning rate."""
+        return None
 
     def on_epoch_start(self, epoch: int, epochs: int) -> None:
         """Called by the training loop before each epoch (0-based), for schedules such as pruning."""
@@ -83,21 +113,27 @@ class Model(nn.Module):
 
     # Capabilities: override to expose. Each is documented in the table above.
     def edge_messages(self, batch: Batch) -> Tensor:
+        """(E, k): one message vector per edge of ``batch``, in its edge order."""
         raise NotImplementedError
 
     def node_embeddings(self, batch: Batch) -> Tensor:
+        """(N, k): one latent vector per node of ``batch``."""
         raise NotImplementedError
 
     def interaction(self, r: Tensor, batch: Batch) -> Tensor:
+        """(N, R): each particle's learned pair function at the R distances ``r`` (R,)."""
         raise NotImplementedError
 
     def hidden_field(self, position: Tensor, time: Tensor) -> Tensor:
+        """(M,): the learned field at ``position`` (M, d) and ``time`` (M,)."""
         raise NotImplementedError
 
     def edge_types(self, batch: Batch) -> Tensor:
+        """(E, K): each edge's posterior over the K interaction types (rows sum to 1)."""
         raise NotImplementedError
 
     def equation(self) -> Any:
+        """A list of SymPy expressions of the edge function, one per message component."""
         raise NotImplementedError
 
     @classmethod

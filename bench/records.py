@@ -13,21 +13,27 @@ from typing import Any
 
 from bench.io import atomic_write_text
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""Version of the result record: ``bench.leaderboard.schema.ResultRecord`` declares its fields."""
 RECORD_NAME = "result.json"
 PREDICTIONS_NAME = "predictions.npz"
 
-REQUIRED_FIELDS = (
-    "schema_version", "task", "task_version", "scale", "data_checksum", "model", "model_version",
-    "backend", "device", "seed", "metrics", "primary_metric", "predictions", "n_parameters",
-    "train_time_s", "config", "environment",
-)  # fmt: skip
+
+def __getattr__(name: str) -> Any:
+    if name == "REQUIRED_FIELDS":  # the record's required fields, from the schema (imported lazily: pydantic)
+        from bench.leaderboard.schema import ResultRecord
+
+        return tuple(k for k, f in ResultRecord.model_fields.items() if f.is_required())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def write_record(path: Path, record: dict[str, Any]) -> Path:
-    missing = [k for k in REQUIRED_FIELDS if k not in record]
-    if missing:
-        raise ValueError(f"result record is missing fields {missing}")
+    """Write a result record; an invalid one is never written (ValueError naming each problem)."""
+    from bench.leaderboard.schema import check_record, format_errors
+
+    errors = check_record(record)
+    if errors:
+        raise ValueError(f"not writing an invalid result record to {path}: {format_errors(errors)}")
     return atomic_write_text(path, json.dumps(record, indent=1) + "\n")
 
 

@@ -1,9 +1,17 @@
-"""One run: configuration → dataset → model → training → evaluation → result record."""
+"""One run as named steps: prepare → fit → collect → evaluate → record.
+
+``prepare`` composes everything a run needs (data, model, backend, training settings) and asks the
+task's family to check the configuration before any work; ``fit`` trains; ``collect`` saves the named
+prediction arrays; ``evaluate`` scores them with the task's official evaluator against the true arrays
+(the same call ``bench submit`` makes) and lets the family analyse the trained model; ``record`` writes
+the result record.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,31 +19,27 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from bench.backends import get_backend
+from bench.backends import Backend, get_backend
 from bench.errors import BenchError, unknown
+from bench.family import Analysis, Family, get_family
 from bench.io import atomic_write, atomic_write_text, save_npz
-from bench.records import (
-    PREDICTIONS_NAME,
-    RECORD_NAME,
-    SCHEMA_VERSION,
-    environment,
-    now,
-    sha256_file,
-    write_record,
-)
+from bench.records import PREDICTIONS_NAME, RECORD_NAME, SCHEMA_VERSION, environment, now, sha256_file, write_record
 from bench.registry import check_compatible, model_class
-from bench.tasks.data import family, generate_dataset
-from bench.train import PRECISIONS, TrainConfig, predict, train
+from bench.tasks.data import Dataset, generate_dataset
+from bench.train import PRECISIONS, TrainConfig, TrainResult, train
 
-VOLATILE_KEYS = ("progress", "out", "resume", "threads", "device", "data_dir", "sr", "compile")
-"""Keys that do not change what a run trains (they stay out of the run's identity): the same command with
-another ``sr=`` re-evaluates the finished run in its folder."""
+VOLATILE_KEYS = ("progress", "out", "resume", "threads", "device", "data_dir", "compile")
+"""Keys that do not change what a run trains (they stay out of the run's identity), together with every
+family's own option groups (``Family.option_groups``): the same command with another such option
+re-evaluates the finished run in its folder."""
 
 
 def config_hash(cfg: DictConfig) -> str:
+    from bench.config import family_groups
+
     plain = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(plain, dict)
-    for key in VOLATILE_KEYS:
+    for key in (*VOLATILE_KEYS, *family_groups()):
         plain.pop(key, None)
     if plain.get("precision") == "fp32":  # runs from before the key existed were fp32: keep their folders
         plain.pop("precision")
@@ -57,104 +61,144 @@ def resolve_device(name: str) -> torch.device:
 
 
 def build_model(cfg: DictConfig, spec: Any):
+    """The model of ``cfg.model`` built for ``spec``; an error in the model's constructor keeps its traceback."""
+    from bench.loading import _user_traceback
+
     cls = model_class(cfg.model)
     hparams = OmegaConf.to_container(cfg.model.hparams, resolve=True) or {}
     try:
         return cls(spec, **hparams)
     except TypeError as e:
-        raise BenchError(f"model '{cfg.model.name}': bad hyper-parameters {hparams}: {e}") from None
+        raise BenchError(
+            f"model '{cfg.model.name}': bad hyper-parameters {hparams}: {e}\n{_user_traceback(e)}"
+        ) from None
+    except Exception as e:
+        raise BenchError(f"model '{cfg.model.name}': building it failed: {type(e).__name__}: {e}\n"
+                         f"{_user_traceback(e)}") from None  # fmt: skip
 
 
-def run(cfg: DictConfig) -> Path:
-    """Train and evaluate one configuration; returns the path of its result record."""
+@dataclass
+class Prepared:
+    """Everything one run works with, made by ``prepare``."""
+
+    cfg: DictConfig
+    family: Family
+    dataset: Dataset
+    data: Any
+    model: Any
+    backend: Backend
+    device: torch.device
+    train_cfg: TrainConfig
+    directory: Path
+
+
+def prepare(cfg: DictConfig) -> Prepared:
+    """Check the configuration (before any data is generated), then build the data, the model and the
+    training settings; writes the run folder's ``config.yaml``."""
     if cfg.threads:
         torch.set_num_threads(int(cfg.threads))
-    task, scale = cfg.task, str(cfg.scale.name)
-    precision = str(cfg.get("precision", "fp32"))
-    if precision not in PRECISIONS:  # before any data is generated
-        raise unknown("precision", precision, PRECISIONS)
+    task = cfg.task
+    if str(cfg.precision) not in PRECISIONS:
+        raise unknown("precision", cfg.precision, PRECISIONS)
     check_compatible(task, cfg.model)
-    fam = family(task.family)
-    if hasattr(fam, "check"):  # the family's own checks of the configuration (a missing SR engine, ...)
-        fam.check(cfg, model_class(cfg.model))
+    family = get_family(str(task.family))
+    family.check_run(cfg, model_class(cfg.model))
     device = resolve_device(str(cfg.device))
     backend = get_backend(str(cfg.backend.name))
 
-    dataset = generate_dataset(task, scale, root=cfg.data_dir, progress=cfg.progress)
-    data = fam.TaskData(dataset, task)
-    spec = fam.task_spec(task)
+    dataset = generate_dataset(task, str(cfg.scale.name), root=cfg.data_dir, progress=cfg.progress)
+    data = family.load(dataset, task)
     torch.manual_seed(int(cfg.seed))
-    model = build_model(cfg, spec).to(device)
-
-    tc = cfg.model.train
-    train_cfg = TrainConfig(
-        epochs=int(cfg.scale.epochs),
-        batch_size=int(tc.batch_size or fam.reference_batch_size(task)),
-        lr=float(tc.lr), weight_decay=float(tc.weight_decay), schedule=str(tc.schedule),
-        optimizer=str(tc.optimizer), loss=str(tc.loss), patience=cfg.scale.patience,
-        max_steps_per_epoch=cfg.scale.max_steps_per_epoch, grad_clip=tc.get("grad_clip"),
-        precision=precision, compile=bool(cfg.get("compile", False)),
-    )  # fmt: skip
+    model = build_model(cfg, family.task_spec(task)).to(device)
+    train_cfg = TrainConfig.from_config(cfg, family.batch_size(task), family.eval_batch_size(task))
     directory = run_dir(cfg)
     directory.mkdir(parents=True, exist_ok=True)
     atomic_write_text(directory / "config.yaml", OmegaConf.to_yaml(cfg))
     if cfg.progress:
-        print(f"{task.name} × {cfg.model.name} | scale {scale} | seed {cfg.seed} | backend {backend.name} | "
+        print(f"{task.name} × {cfg.model.name} | scale {cfg.scale.name} | seed {cfg.seed} | backend {backend.name} | "
               f"device {device} | {train_cfg.precision} | {model.num_parameters():,} parameters | "
               f"{data.num_samples('train'):,} training samples | "
               f"{train_cfg.epochs} epochs of batch {train_cfg.batch_size}")  # fmt: skip
-    result = train(model, data, train_cfg, backend, device, directory, seed=int(cfg.seed), target=spec.target,
-                   resume=bool(cfg.resume), progress=bool(cfg.progress))  # fmt: skip
+    return Prepared(cfg, family, dataset, data, model, backend, device, train_cfg, directory)
 
-    pred = predict(model, data, "test", backend, device, train_cfg.eval_batch_size).numpy()
-    true = data.targets("test")
-    pred = pred.reshape(true.shape).astype(np.float32)
-    evaluator = fam.Evaluator(task)
-    metrics = evaluator({f"{spec.target}_pred": pred, f"{spec.target}_true": true})
 
-    atomic_write(directory / PREDICTIONS_NAME, lambda f: save_npz(f, {f"{spec.target}_pred": pred}))
-    probes: dict[str, Any] = {}
-    if hasattr(fam, "analyse"):  # the family's own analyses of the trained model (force probe, rollouts, ...)
-        extra_metrics, probes = fam.analyse(model, data, backend, device, cfg, directory)
-        metrics.update(extra_metrics)
-    record = {
+def fit(p: Prepared) -> TrainResult:
+    """Train the model (resuming from the run folder's last checkpoint); the best weights are loaded."""
+    objective = p.family.objective(p.cfg.task, p.train_cfg.loss)
+    return train(p.model, p.data, p.train_cfg, p.backend, p.device, p.directory, seed=int(p.cfg.seed),
+                 objective=objective, resume=bool(p.cfg.resume), progress=bool(p.cfg.progress))  # fmt: skip
+
+
+def collect(p: Prepared) -> dict[str, np.ndarray]:
+    """The named prediction arrays of the test split, saved as ``predictions.npz``."""
+    arrays = p.family.collect(p.model, p.data, p.backend, p.device, p.cfg)
+    atomic_write(p.directory / PREDICTIONS_NAME, lambda f: save_npz(f, arrays))
+    return arrays
+
+
+def evaluate(p: Prepared, predictions: dict[str, np.ndarray]) -> tuple[dict[str, float], Analysis]:
+    """The official evaluator on the saved arrays (as ``bench submit`` re-scores them), and the family's
+    analyses of the trained model."""
+    truth = p.family.truth(p.cfg.task, p.data, tuple(predictions))
+    metrics = p.family.evaluator(p.cfg.task)({**predictions, **truth})
+    return metrics, p.family.analyse(p.model, p.data, p.backend, p.device, p.cfg, p.directory)
+
+
+def record(
+    p: Prepared, result: TrainResult, predictions: dict[str, np.ndarray], metrics: dict[str, float], analysis: Analysis
+) -> Path:
+    """Write the run's result record (schema ``bench.records.SCHEMA_VERSION``); returns its path."""
+    cfg, task = p.cfg, p.cfg.task
+    evaluator = p.family.evaluator(task)
+    entry = {
         "schema_version": SCHEMA_VERSION,
         "created": now(),
         "task": str(task.name),
         "task_family": str(task.family),
         "task_version": int(task.version),
-        "scale": scale,
-        "data_checksum": dataset.checksum,
+        "scale": str(cfg.scale.name),
+        "data_checksum": p.dataset.checksum,
         "model": str(cfg.model.name),
         "model_version": int(cfg.model.version),
         "model_class": str(cfg.model["class"]),
-        "capabilities": list(type(model).capabilities()),
-        "backend": backend.name,
-        "device": str(device),
-        "precision": train_cfg.precision,
+        "capabilities": list(type(p.model).capabilities()),
+        "backend": p.backend.name,
+        "device": str(p.device),
+        "precision": p.train_cfg.precision,
         "seed": int(cfg.seed),
         "metrics": metrics,
+        "metric_table": evaluator.table_of(metrics),
         "primary_metric": str(task.primary_metric),
-        "lower_is_better": bool(task.lower_is_better),
+        "diagnostics": analysis.diagnostics,
+        "analyses": analysis.analyses,
         "predictions": {
             "file": PREDICTIONS_NAME,
-            "sha256": sha256_file(directory / PREDICTIONS_NAME),
+            "sha256": sha256_file(p.directory / PREDICTIONS_NAME),
             "split": "test",
+            "arrays": sorted(predictions),
         },  # fmt: skip
-        "probes": probes,
-        "n_parameters": model.num_parameters(),
+        "n_parameters": p.model.num_parameters(),
         "train_time_s": result.train_time_s,
         "training": {
             "epochs_run": result.epochs_run,
             "best_epoch": result.best_epoch,
             "best_val_loss": result.best_val_loss,
             "stopped_early": result.stopped_early,
-            "batch_size": train_cfg.batch_size,
-            "compiled": train_cfg.compile,
+            "batch_size": p.train_cfg.batch_size,
+            "compiled": p.train_cfg.compile,
             "history": result.history,
         },  # fmt: skip
         "config": OmegaConf.to_container(cfg, resolve=True),
         "config_hash": config_hash(cfg),
-        "environment": environment(str(device)),
+        "environment": environment(str(p.device)),
     }
-    return write_record(directory / RECORD_NAME, record)
+    return write_record(p.directory / RECORD_NAME, entry)
+
+
+def run(cfg: DictConfig) -> Path:
+    """Train and evaluate one configuration; returns the path of its result record."""
+    p = prepare(cfg)
+    result = fit(p)
+    predictions = collect(p)
+    metrics, analysis = evaluate(p, predictions)
+    return record(p, result, predictions, metrics, analysis)

@@ -3,6 +3,10 @@
 Each epoch ends with a validation pass and a checkpoint (``last.pt``: model, optimiser, scheduler,
 random-generator state, history). After an interrupt the same run continues from the last finished
 epoch and reaches the same weights as an uninterrupted run.
+
+The loop never hands targets to a model: a task's loader returns ``(batch, targets)``, the model sees
+the batch, and the objective (the family's default, or the model's own ``loss``) compares its named
+outputs with the targets. A model without trainable parameters is not trained (zero epochs).
 """
 
 from __future__ import annotations
@@ -25,24 +29,41 @@ from bench.model import Model, as_tensor
 
 @dataclass
 class TrainConfig:
+    """One run's training settings. Their defaults live in the configuration only (the model card's
+    ``train`` section, ``bench/conf/model_defaults.yaml``, the scale and ``bench/conf/config.yaml``);
+    ``from_config`` reads them all from a composed run configuration."""
+
     epochs: int
     batch_size: int
+    eval_batch_size: int
     lr: float
-    weight_decay: float = 0.0
-    schedule: str = "onecycle"
-    optimizer: str = "adam"
-    loss: str = "l1"
-    patience: int | None = None
-    max_steps_per_epoch: int | None = None
-    grad_clip: float | None = None
+    weight_decay: float
+    schedule: str
+    optimizer: str
+    loss: str
+    patience: int | None
+    max_steps_per_epoch: int | None
+    grad_clip: float | None
     """Clip the global gradient norm to this value (None: no clipping)."""
-    eval_batch_size: int = 2048
-    precision: str = "fp32"
+    precision: str
     """``fp32``, or ``bf16``: mixed precision, the training forward pass under ``torch.autocast`` (matrix
     products in bfloat16 with float32 accumulation; weights, gradients, optimiser, validation in float32)."""
-    compile: bool = False
+    compile: bool
     """Train through ``torch.compile`` of the model (the same function, fused kernels; compiling takes
     tens of seconds once per batch shape). Validation and evaluation run the model as written."""
+
+    @classmethod
+    def from_config(cls, cfg: Any, batch_size: int, eval_batch_size: int) -> TrainConfig:
+        """From a composed run configuration; ``batch_size`` is the task's reference batch, used when the
+        model card leaves its own ``batch_size`` null."""
+        tc = cfg.model.train
+        return cls(
+            epochs=int(cfg.scale.epochs), batch_size=int(tc.batch_size or batch_size), eval_batch_size=eval_batch_size,
+            lr=float(tc.lr), weight_decay=float(tc.weight_decay), schedule=str(tc.schedule),
+            optimizer=str(tc.optimizer), loss=str(tc.loss), patience=cfg.scale.patience,
+            max_steps_per_epoch=cfg.scale.max_steps_per_epoch, grad_clip=tc.get("grad_clip"),
+            precision=str(cfg.precision), compile=bool(cfg.compile),
+        )  # fmt: skip
 
 
 @dataclass
@@ -74,10 +95,12 @@ def autocast(precision: str, device: torch.device):
 
 def make_optimizer(model: torch.nn.Module, name: str, lr: float, weight_decay: float = 0.0) -> torch.optim.Optimizer:
     """Adam with PyTorch's fused kernel (one kernel per step instead of a Python loop over
-    parameters, which is the default on the CPU)."""
+    parameters, which is the default on the CPU), over the model's ``param_groups()`` if it has them."""
     if name != "adam":
         raise BenchError(f"unknown optimizer '{name}'; valid: adam")
-    return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay, fused=True)
+    groups = model.param_groups() if isinstance(model, Model) else None
+    params = model.parameters() if groups is None else groups
+    return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, fused=True)
 
 
 def _scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig, total_steps: int):
@@ -90,24 +113,58 @@ def _scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig, total_steps: int):
     raise BenchError(f"unknown schedule '{cfg.schedule}'; valid: {', '.join(SCHEDULES)}")
 
 
+def named_outputs(out: Tensor | dict[str, Tensor], target: str, owner: Any = None) -> dict[str, Tensor]:
+    """A model's outputs by name: a plain tensor is the task's ``target``."""
+    if isinstance(out, Tensor):
+        return {target: out}
+    if isinstance(out, dict) and all(isinstance(v, Tensor) for v in out.values()):
+        return out
+    name = type(owner).__name__ if owner is not None else "the model"
+    raise BenchError(f"{name}.forward returned {type(out).__name__}; expected a tensor of the task's target "
+                     f"'{target}' or a dict of named output tensors")  # fmt: skip
+
+
 @torch.no_grad()
-def predict(model: Model, data: Any, split: str, backend: Backend, device: torch.device, batch_size: int) -> Tensor:
-    """The model's prediction for every sample of ``split``, in sample order: (samples, n, d) on CPU."""
+def predict(
+    model: Model, data: Any, split: str, backend: Backend, device: torch.device, batch_size: int
+) -> dict[str, Tensor]:
+    """The model's named outputs for every sample of ``split``, in sample order, on the CPU: each
+    (samples, per-sample rows, ...) (for a per-particle output (samples, n, d)). The targets stay in
+    the loader."""
     model.eval()
     n = data.num_samples(split)
-    outputs = []
+    parts: dict[str, list[Tensor]] = {}
     for start in range(0, n, batch_size):
         index = torch.arange(start, min(start + batch_size, n))
-        batch = backend.bind(data.batch(split, index).to(device))
-        out = model(batch)
-        outputs.append(out.reshape(len(index), -1, out.shape[-1]).cpu())
-    return torch.cat(outputs)
+        batch, _ = data.batch(split, index)
+        out = named_outputs(model(backend.bind(batch.to(device))), model.spec.target, model)
+        for name, value in out.items():
+            parts.setdefault(name, []).append(value.reshape(len(index), -1, *value.shape[1:]).cpu())
+    return {name: torch.cat(values) for name, values in parts.items()}
 
 
-def _val_loss(model, data, backend, device, cfg: TrainConfig, target: str) -> float:
+def _val_loss(model: Model, data, backend, device, cfg: TrainConfig, objective) -> float:
+    """The validation loss: the model's own ``loss`` averaged over batches, else the objective on the
+    whole split at once."""
+    if type(model).loss is not Model.loss:
+        return _own_val_loss(model, data, backend, device, cfg.eval_batch_size)
     pred = predict(model, data, "val", backend, device, cfg.eval_batch_size)
-    true = torch.from_numpy(data.targets("val")).reshape(pred.shape)
-    return float(LOSSES[cfg.loss](pred, true))
+    true = {k: torch.from_numpy(v).reshape(pred[k].shape) for k, v in data.targets("val").items() if k in pred}
+    return float(objective(pred, true))
+
+
+@torch.no_grad()
+def _own_val_loss(model: Model, data, backend, device, batch_size: int) -> float:
+    model.eval()
+    n = data.num_samples("val")
+    total = 0.0
+    for start in range(0, n, batch_size):
+        index = torch.arange(start, min(start + batch_size, n))
+        batch, targets = data.batch("val", index)
+        batch = backend.bind(batch.to(device))
+        outputs = named_outputs(model(batch), model.spec.target, model)
+        total += float(model.loss(outputs, {k: v.to(device) for k, v in targets.items()}, batch)) * len(index)
+    return total / max(n, 1)
 
 
 def train(
@@ -118,16 +175,20 @@ def train(
     device: torch.device,
     run_dir: Path,
     seed: int,
-    target: str,
+    objective,
     resume: bool = True,
     progress: bool = True,
 ) -> TrainResult:
-    """Train ``model`` on ``data``'s train split; keeps the best-validation weights in ``run_dir/best.pt``."""
+    """Train ``model`` on ``data``'s train split; keeps the best-validation weights in ``run_dir/best.pt``.
+
+    ``objective(outputs, targets)``: the task's default loss, used unless the model defines ``loss``."""
     from tqdm.auto import tqdm
 
-    if cfg.loss not in LOSSES:
-        raise BenchError(f"unknown loss '{cfg.loss}'; valid: {', '.join(LOSSES)}")
     mixed = autocast(cfg.precision, device)  # checks the name before any work
+    if model.num_parameters() == 0:  # a parameter-free baseline: nothing to train, still validated
+        val = _val_loss(model, data, backend, device, cfg, objective)
+        return TrainResult(best_epoch=0, best_val_loss=val, epochs_run=0, stopped_early=False, train_time_s=0.0)
+    own_loss = type(model).loss is not Model.loss
     # dynamic=False: one graph per batch shape (the full batch and the last, smaller one)
     forward = torch.compile(model, dynamic=False) if cfg.compile else model
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -138,7 +199,6 @@ def train(
     opt = make_optimizer(model, cfg.optimizer, cfg.lr, cfg.weight_decay)
     sched = _scheduler(opt, cfg, cfg.epochs * steps_per_epoch)
     generator = torch.Generator().manual_seed(seed)
-    loss_fn = LOSSES[cfg.loss]
 
     state = {"epoch": 0, "best_val": math.inf, "best_epoch": -1, "bad_epochs": 0, "history": [], "time": 0.0}
     last_path, best_path = run_dir / "last.pt", run_dir / "best.pt"
@@ -169,10 +229,11 @@ def train(
                    leave=False, mininterval=0.5)  # fmt: skip
         for step in bar:
             index = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
-            batch = backend.bind(data.batch("train", index, augment=True, generator=generator).to(device))
+            batch, targets = data.batch("train", index, augment=True, generator=generator)
+            batch, targets = backend.bind(batch.to(device)), {k: v.to(device) for k, v in targets.items()}
             with mixed:
-                pred = forward(batch)
-                loss = loss_fn(pred.float(), batch.targets[target])
+                outputs = named_outputs(forward(batch), model.spec.target, model)
+                loss = model.loss(outputs, targets, batch) if own_loss else objective(outputs, targets)
                 total = loss + as_tensor(model.regularization(batch), loss).float()
             if not torch.isfinite(total):
                 raise TrainingDiverged(
@@ -189,7 +250,7 @@ def train(
             count += 1
             if step % 20 == 0:
                 bar.set_postfix(loss=f"{running / count:.4g}")
-        val = _val_loss(model, data, backend, device, cfg, target)
+        val = _val_loss(model, data, backend, device, cfg, objective)
         if not math.isfinite(val):
             raise TrainingDiverged(f"training diverged: validation loss is {val} after epoch {epoch + 1}")
         elapsed = time.perf_counter() - t0

@@ -8,7 +8,7 @@ import torch
 
 from bench.backends import installed
 from bench.registry import model_names
-from benchmarks.common import EGNN_NBODY, model_for, our_step, plain_step, random_batch
+from benchmarks.common import EGNN_NBODY, model_for, our_step, plain_step, random_batch, target_of
 from benchmarks.references import ScatterEGNN, plain_pyg_gnn
 
 
@@ -49,7 +49,7 @@ class ReferenceStep:
                 self.step = our_step(net, batch, "torch", precision=precision)
             else:
                 x = torch.cat([batch.position, batch.velocity, batch.node_scalars(("charge", "mass"))], dim=1)
-                self.step = plain_step(plain_pyg_gnn(6, 2), (x, batch.edge_index), batch.targets["acceleration"])
+                self.step = plain_step(plain_pyg_gnn(6, 2), (x, batch.edge_index), target_of(batch))
         else:
             n, d, graphs = EGNN_NBODY
             batch = random_batch(graphs, n, d)
@@ -58,7 +58,7 @@ class ReferenceStep:
                 self.step = our_step(net, batch, "torch", precision=precision, compile=compile)
             else:
                 inputs = (batch.position, batch.velocity, batch.node_scalars(("charge", "mass")), batch.edge_index)
-                self.step = plain_step(ScatterEGNN(2), inputs, batch.targets["acceleration"])
+                self.step = plain_step(ScatterEGNN(2), inputs, target_of(batch))
         self.step()
 
     def time_step(self, implementation):

@@ -11,8 +11,8 @@ import torch
 from bench.backends import get_backend
 from bench.batch import Batch, from_dense
 from bench.config import compose, model_card
+from bench.family import get_family
 from bench.run import build_model
-from bench.tasks.data import family
 from bench.train import autocast, make_optimizer
 
 # model → (task overrides, graphs per batch): the cards' reference batches
@@ -33,7 +33,6 @@ def random_batch(num_graphs: int, n: int, d: int, seed: int = 0) -> Batch:
             "charge": torch.randint(0, 2, (num_graphs, n), generator=g).float() * 2 - 1,
             "mass": torch.randn(num_graphs, n, generator=g).exp(),
         },  # fmt: skip
-        targets={"acceleration": torch.randn(num_graphs, n, d, generator=g)},
     )
 
 
@@ -56,22 +55,33 @@ def sparse_batch(num_nodes: int = 2000, degree: int = 16, d: int = 2, seed: int 
         graph=torch.arange(num_nodes) // per_graph,
         num_graphs=10,
         particle=torch.arange(num_nodes),
-        targets={"acceleration": torch.randn(num_nodes, d, generator=g)},
     )
+
+
+def target_of(batch: Batch, seed: int = 1) -> torch.Tensor:
+    """A random per-particle target (N, d) for a timing step (the batch itself never holds targets)."""
+    return torch.randn(batch.num_nodes, batch.dim, generator=torch.Generator().manual_seed(seed))
 
 
 # A model built only for the n-body family is timed on its reference task: 5 bodies in 3-D, batch 100.
 NBODY_SETTINGS = (["task=nbody5"], 100)
 
 
+def _served_tasks(name: str) -> set[str]:
+    """The tasks of the families a model card serves."""
+    from bench.family import get_family
+
+    return {t for fam in model_card(name).families for t in get_family(str(fam)).tasks()}
+
+
 def model_for(name: str, overrides: list[str] | None = None):
     """(model seeded 0, its configuration, graphs per batch) at the model's reference batch: the
     settings above, else a force-family task (spring) or, for an n-body-only model, ``nbody5``."""
-    default = (["task=spring"], 64) if "forces" in model_card(name).families else NBODY_SETTINGS
+    default = (["task=spring"], 64) if "spring" in _served_tasks(name) else NBODY_SETTINGS
     task_overrides, graphs = STEP_SETTINGS.get(name, default)
     cfg = compose([f"model={name}", *(overrides or task_overrides)])
     torch.manual_seed(0)
-    model = build_model(cfg, family(cfg.task.family).task_spec(cfg.task))
+    model = build_model(cfg, get_family(str(cfg.task.family)).task_spec(cfg.task))
     return model, cfg, graphs
 
 
@@ -80,17 +90,22 @@ def our_step(
 ) -> Callable[[], None]:
     """forward, L1 loss, backward and (if ``optimizer``) the training loop's Adam step, at the training
     loop's ``precision`` (``fp32`` or ``bf16`` mixed), through ``torch.compile`` if ``compile`` (as the
-    training loop's ``compile=true``); binding the batch to the backend is part of the step."""
+    training loop's ``compile=true``); binding the batch to the backend is part of the step. A model
+    without parameters (``copy-last``), which the training loop does not train, gets no optimiser and
+    no backward pass: its step is the forward pass and the loss."""
     backend = get_backend(backend_name)
     forward = torch.compile(model, dynamic=False) if compile else model
-    opt = make_optimizer(model, "adam", lr=1e-4)
-    target = batch.targets["acceleration"]
+    trainable = any(p.requires_grad for p in model.parameters())
+    opt = make_optimizer(model, "adam", lr=1e-4) if trainable else None
+    target = target_of(batch)
     mixed = autocast(precision, batch.position.device)
 
     def step():
         with mixed:
             out = forward(backend.bind(batch))
             loss = (out.float() - target).abs().mean()
+        if opt is None:
+            return
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if optimizer:

@@ -28,6 +28,7 @@ from benchmarks.common import (
     plain_step,
     random_batch,
     sparse_batch,
+    target_of,
 )
 from benchmarks.references import ScatterEGNN, plain_pyg_gnn
 
@@ -63,7 +64,7 @@ def gnn_vs_plain_pyg(rounds: int) -> None:
         ours = model(get_backend("torch").bind(batch))
         theirs = reference(x, batch.edge_index)
         assert torch.allclose(ours, theirs, atol=1e-5), "the reference is not the same network"
-    inputs, target = (x, batch.edge_index), batch.targets["acceleration"]
+    inputs, target = (x, batch.edge_index), target_of(batch)
     times = measure_interleaved({
         "ours (backend=torch)": our_step(model, batch, "torch"),
         "ours (backend=pyg)": our_step(model, batch, "pyg"),
@@ -87,7 +88,7 @@ def egnn_vs_scatter(rounds: int) -> None:
         from bench.backends import get_backend
 
         assert torch.allclose(model(get_backend("torch").bind(batch)), reference(*inputs), atol=1e-5)
-    target = batch.targets["acceleration"]
+    target = target_of(batch)
     times = measure_interleaved({
         "ours (backend=torch)": our_step(model, batch, "torch"),
         "ours (torch, precision=bf16)": our_step(model, batch, "torch", precision="bf16"),

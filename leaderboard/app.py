@@ -92,7 +92,8 @@ def page_overview(frame: pd.DataFrame) -> None:
     agg = aggregated(frame[frame["scale"] == scale])
     agg = agg.assign(entry=np.where(agg["source"] == "local", agg["model"] + " (local)", agg["model"]))
     agg["column"] = agg["task"] + " v" + agg["task_version"].astype(str) + " · " + agg["metric"]
-    best = agg.sort_values("mean").groupby(["entry", "column"], sort=False).first().reset_index()
+    agg["signed"] = agg["mean"].where(agg["lower_is_better"], -agg["mean"])  # the best backend per cell
+    best = agg.sort_values("signed").groupby(["entry", "column"], sort=False).first().reset_index()
     matrix = best.pivot(index="entry", columns="column", values="mean")
     lower = best.groupby("column")["lower_is_better"].first()
     styler = matrix.style.format(lambda v: "–" if pd.isna(v) else f"{v:.4g}").apply(
@@ -124,21 +125,23 @@ def _colour_scale(column: pd.Series, lower_is_better: bool) -> list[str]:
 
 
 def _reference_rows(task: str, metric: str, primary: str | None, metrics: list[str]) -> pd.DataFrame:
-    """Published rows of the shown metric; a paper's own loss goes with the task's primary metric."""
+    """Published rows of the shown metric; a paper's own numeric quantity (its loss, an MSE in other units)
+    goes with the task's primary metric. The note says how each number is defined and compares with ours."""
     refs = references.for_task(task)
-    own = ~refs["metric"].isin(metrics)
+    numeric = refs["value"].map(lambda v: not isinstance(v, str))  # recovery marks are not in a metric's table
+    own = ~refs["metric"].isin(metrics) & numeric
     refs = refs[(refs["metric"] == metric) | (own & (metric == primary))]
     if refs.empty:
-        return refs
+        return pd.DataFrame()  # adds no column to the table it is joined to
     return pd.DataFrame({
         "rank": REFERENCE_MARK,
         "entry": "published: " + refs["model"],
         "metric": refs["metric"],
-        "mean ± std": refs["value"].map("{:.4g}".format),
+        "mean ± std": refs["value"].map(lambda v: v if isinstance(v, str) else f"{v:.4g}"),
         "seeds": "",
         "parameters": "",
         "train time": "",
-        "note": refs["source"],
+        "note": refs["source"] + ": " + refs["definition"],
     })  # fmt: skip
 
 
@@ -195,58 +198,10 @@ def page_task(frame: pd.DataFrame) -> None:
     st.bar_chart(speed, x="model", y="time_per_epoch_s", color="backend", stack=False, height=260)
     st.caption("Training time per epoch (s), mean over seeds; measured on each run's own machine.")
 
-    with_probe = rows[rows["capabilities"].str.contains("edge_messages")]
-    if len(with_probe):
-        st.subheader("Force law: messages against the true pair force")
-        labels = [f"{_fmt_entry(r)} · seed {r['seed']}" for _, r in with_probe.iterrows()]
-        pick = st.selectbox("run", range(len(labels)), format_func=lambda i: labels[i], key="probe-run")
-        show_probe(with_probe.iloc[pick]["run_dir"])
+    from bench.family import get_family
 
-
-def probe_points(run_dir: str) -> pd.DataFrame | None:
-    """The message-vs-force scatter of one run: from its submitted sample or its full probe inputs."""
-    from bench.leaderboard.submit import PROBE_SAMPLE_NAME, probe_sample
-
-    path = Path(run_dir)
-    record = read_record(run_dir)
-    if (path / PROBE_SAMPLE_NAME).is_file():
-        with np.load(path / PROBE_SAMPLE_NAME) as z:
-            sample = {k: z[k] for k in z.files}
-    else:
-        sample = probe_sample(path, record)
-    if sample is None:
-        return None
-    parts = []
-    for k, comp in enumerate(sample["component"]):
-        parts.append(pd.DataFrame({"linear combination of true force": sample["fitted_force"][:, k],
-                                   "message (standardised)": sample["message"][:, k],
-                                   "component": f"message {int(comp)}"}))  # fmt: skip
-    return pd.concat(parts, ignore_index=True)
-
-
-def show_probe(run_dir: str) -> None:
-    record = read_record(run_dir)
-    probes = record.get("probes") or {}
-    probe = probes.get("force_probe")
-    if probe:
-        st.markdown(f"R² robust **{probe['r2_robust']:.4f}**, full **{probe['r2_full']:.4f}** "
-                    "(d most important components, each fitted as a + b·F)")  # fmt: skip
-    points = probe_points(run_dir)
-    if points is not None:
-        st.scatter_chart(points, x="linear combination of true force", y="message (standardised)",
-                         color="component", height=320)  # fmt: skip
-    elif probe:
-        st.caption("no probe inputs were kept with this run")
-    symbolic = probes.get("symbolic")
-    if symbolic and symbolic.get("components"):
-        st.markdown(f"**Recovered equation** (symbolic regression, {symbolic.get('engine', '?')}): "
-                    f"{'law recovered ✅' if symbolic.get('recovered') else 'law not recovered'}")  # fmt: skip
-        for comp in symbolic["components"]:
-            if comp.get("latex"):
-                st.latex(f"\\phi_{{{comp.get('component', '')}}} \\approx {comp['latex']}")
-                st.caption(f"message {comp.get('component')}: complexity {comp.get('complexity')}, "
-                           f"mse {comp.get('mse', float('nan')):.3g}, "
-                           f"{'recovered' if comp.get('recovered') else 'not recovered'}")  # fmt: skip
+    for fam in sorted(rows["task_family"].unique()):
+        get_family(str(fam)).app_panels(rows[rows["task_family"] == fam], read_record)
 
 
 def page_compare(frame: pd.DataFrame, data_dir: str) -> None:
@@ -299,9 +254,12 @@ def page_compare(frame: pd.DataFrame, data_dir: str) -> None:
 @st.cache_data(show_spinner="re-scoring the test predictions ...", max_entries=32)
 def _entry_errors(task: str, scale: str, data_dir: str, metric: str, a: tuple, b: tuple) -> tuple:
     from bench.config import task_card
-    from bench.leaderboard.submit import test_targets
+    from bench.leaderboard.submit import official_data
 
-    target, true = test_targets(task_card(task), scale, data_dir)
+    card = task_card(task)
+    target = str(card.target)
+    fam, data = official_data(card, scale, data_dir)
+    true = fam.truth(card, data, (f"{target}_pred",))[f"{target}_true"]
     return compare.entry_errors(list(a), target, true, metric), compare.entry_errors(list(b), target, true, metric)
 
 

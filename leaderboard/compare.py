@@ -4,6 +4,9 @@ Both entries are scored on the same test set (same task, version, scale and data
 sample's error (its absolute error for ``mae``, squared error for ``mse``, averaged over particles and
 components, then over the entry's seeds) is paired across the two entries; the bootstrap resamples the
 samples (or whole test simulations, whose snapshots are correlated) with replacement.
+
+A task's target array is (simulations, [snapshots,] particles, components): the leading axes index the
+samples, the first one the simulations.
 """
 
 from __future__ import annotations
@@ -15,13 +18,19 @@ import numpy as np
 from bench.records import PREDICTIONS_NAME
 
 RESAMPLE_UNITS = ("samples", "simulations")
+ELEMENT_ERRORS = {"mae": np.abs, "mse": np.square}
+"""The metrics a paired comparison can split into per-sample errors."""
 
 
 def per_sample_error(pred: np.ndarray, true: np.ndarray, metric: str = "mae") -> np.ndarray:
-    """Error per test sample (simulation, snapshot): shape ``true.shape[:2]``."""
-    err = pred.reshape(true.shape).astype(np.float64) - true
-    err = err * err if metric == "mse" else np.abs(err)
-    return err.reshape(*true.shape[:2], -1).mean(-1)
+    """Error per test sample, as (simulations, samples per simulation): each sample's error averaged over
+    its particles and components (the last two axes of ``true``)."""
+    if metric not in ELEMENT_ERRORS:
+        raise ValueError(f"a paired comparison needs a per-sample metric; '{metric}' is not one of "
+                         f"{', '.join(ELEMENT_ERRORS)}")  # fmt: skip
+    err = ELEMENT_ERRORS[metric](pred.reshape(true.shape).astype(np.float64) - true)
+    per_sample = err.reshape(*true.shape[:-2], -1).mean(-1)
+    return per_sample.reshape(true.shape[0], -1)
 
 
 def entry_errors(run_dirs: list[str | Path], target: str, true: np.ndarray, metric: str = "mae") -> np.ndarray:

@@ -4,13 +4,16 @@ Two kinds of store are read the same way: the official records in ``leaderboard/
 model: ``card.yaml`` and ``<task>/<scale>-seed<k>-<hash>/result.json``) and a user's local runs
 (``runs/<task>/<model>/<scale>-seed<k>-<hash>/result.json``). Every ``result.json`` below a root is a record.
 
-Reading 10,000 JSON files takes seconds, so each root keeps an index beside its records
-(``.bench-index.parquet``: one flat row per record plus its file's size and modification time); a
-later read parses only the records that are new or changed since. An unwritable root is simply read.
+Reading 10,000 JSON files takes seconds, so each root has an index (one flat row per record plus its file's
+size and modification time); a later read parses only the records that are new or changed since. The indexes
+live in a user cache folder, never beside the records (the official store may sit read-only in site-packages):
+``$BENCH_CACHE_DIR``, else ``$XDG_CACHE_HOME/particlebench``, else ``~/.cache/particlebench``, one file per root
+named by a hash of its resolved path. Without a writable cache folder every read parses every record.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -27,8 +30,15 @@ from bench.leaderboard.schema import check_record, format_errors
 from bench.records import RECORD_NAME
 
 OFFICIAL_ROOT = Path(__file__).resolve().parent / "results"
-INDEX_NAME = ".bench-index.parquet"
+CACHE_ENV = "BENCH_CACHE_DIR"
+"""Environment variable naming the folder of the store indexes (default: the XDG cache folder)."""
+INDEX_NAME = "index-{key}.parquet"
+"""File name of a root's index in ``cache_dir()``; ``key``: the first 16 hex digits of the SHA-256 of its path."""
 METRIC_PREFIX = "m:"
+DIRECTION_PREFIX = "lower:"
+"""Column ``lower:<metric>``: whether lower is better for that metric (from the record's metric table)."""
+DIAGNOSTIC_PREFIX = "diag:"
+"""Column ``diag:<name>``: a machine-dependent diagnostic (a timing): shown, never ranked."""
 GROUP_KEYS = ["source", "task", "task_version", "scale", "model", "backend"]
 """One leaderboard entry: a model on a task version and scale, on one backend, from one source."""
 MIN_SEEDS = 3
@@ -62,7 +72,7 @@ def flatten(record: dict[str, Any]) -> dict[str, Any]:
         "device": record["device"],
         "seed": int(record["seed"]),
         "primary_metric": record["primary_metric"],
-        "lower_is_better": bool(record.get("lower_is_better", True)),
+        "lower_is_better": _lower_is_better(record, record["primary_metric"]),
         "value": float(record["metrics"][record["primary_metric"]]),
         "n_parameters": int(record["n_parameters"]),
         "train_time_s": float(record["train_time_s"]),
@@ -72,7 +82,15 @@ def flatten(record: dict[str, Any]) -> dict[str, Any]:
     }
     for name, value in record["metrics"].items():
         row[METRIC_PREFIX + name] = float(value)
+        row[DIRECTION_PREFIX + name] = _lower_is_better(record, name)
+    for name, value in (record.get("diagnostics") or {}).items():
+        row[DIAGNOSTIC_PREFIX + name] = float(value)
     return row
+
+
+def _lower_is_better(record: dict[str, Any], metric: str) -> bool:
+    """The direction of ``metric`` from the record's metric table (validated against the official one)."""
+    return (record.get("metric_table") or {}).get(metric, {}).get("direction", "lower") == "lower"
 
 
 def _read_one(path: Path) -> dict[str, Any]:
@@ -97,13 +115,37 @@ def _scan(root: Path) -> dict[str, tuple[int, int]]:
     return found
 
 
+def cache_dir() -> Path | None:
+    """The folder of the store indexes: ``$BENCH_CACHE_DIR``, else ``$XDG_CACHE_HOME/particlebench`` (an
+    absolute one, as the XDG spec asks), else ``~/.cache/particlebench``; None without a home folder."""
+    explicit = os.environ.get(CACHE_ENV)
+    if explicit:
+        return Path(explicit).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    if xdg and os.path.isabs(xdg):
+        return Path(xdg) / "particlebench"
+    try:
+        return Path.home() / ".cache" / "particlebench"
+    except RuntimeError:  # no $HOME and no password entry
+        return None
+
+
+def index_path(root: str | Path) -> Path | None:
+    """Where the index of the store at ``root`` lives (None: nowhere, every read parses every record)."""
+    folder = cache_dir()
+    if folder is None:
+        return None
+    key = hashlib.sha256(str(Path(root).resolve()).encode()).hexdigest()[:16]
+    return folder / INDEX_NAME.format(key=key)
+
+
 def _read_index(root: Path) -> pd.DataFrame | None:
-    path = root / INDEX_NAME
-    if not path.exists():
+    path = index_path(root)
+    if path is None:
         return None
     try:
         index = pd.read_parquet(path)
-    except Exception:  # a broken or foreign index is rebuilt
+    except Exception:  # a missing, unreadable, broken or foreign index is rebuilt
         return None
     if not {"_rel", "_size", "_mtime", "_error"} <= set(index.columns):
         return None
@@ -147,11 +189,14 @@ def read_root(root: str | Path, source: str, use_index: bool = True) -> pd.DataF
 
 
 def _write_index(root: Path, frame: pd.DataFrame) -> None:
+    path = index_path(root)
+    if path is None:
+        return
     buf = io.BytesIO()
     frame.to_parquet(buf, index=False)
     try:
-        atomic_write_bytes(root / INDEX_NAME, buf.getvalue())
-    except OSError:  # a read-only store is read every time
+        atomic_write_bytes(path, buf.getvalue())
+    except OSError:  # without a writable cache folder the store is read every time
         pass
 
 
@@ -202,12 +247,16 @@ def aggregate(frame: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
     else:
         column = METRIC_PREFIX + metric
         if column not in df.columns:
-            from bench.errors import unknown
+            from bench.errors import BenchError, unknown
 
+            if DIAGNOSTIC_PREFIX + metric in df.columns:
+                raise BenchError(f"'{metric}' is a diagnostic measured on each run's own machine (a timing): "
+                                 "shown with the records, never ranked")  # fmt: skip
             names = [c[len(METRIC_PREFIX) :] for c in df.columns if c.startswith(METRIC_PREFIX)]
             raise unknown("metric", metric, names)
         df["metric"] = metric
         df["value"] = df[column]
+        df["lower_is_better"] = df[DIRECTION_PREFIX + metric].fillna(True).astype(bool)
     df = df[df["value"].notna()]
     grouped = df.groupby(GROUP_KEYS + ["metric"], sort=True, dropna=False)
     out = grouped.agg(

@@ -14,7 +14,9 @@ The card needs ``name, authors, paper, code_url, licence, hardware``; the parame
 hyper-parameters and training data are filled in from the records. Every problem is reported with its
 run folder (or ``card``), the field and the reason; one problem rejects the whole submission.
 
-Force-probe metrics (``force_r2_*``) need the trained model's messages and are kept as reported.
+Every number under a record's ``metrics`` is re-scored from the saved arrays (the force probe's R² from the
+saved messages, the n-body rollout metrics from the saved rollout); what the evaluator cannot re-score lives
+under ``analyses`` and ``diagnostics``, shown as reported.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import re
 import shutil
 import tempfile
 from collections import defaultdict
@@ -33,15 +34,16 @@ from typing import Any
 import numpy as np
 import yaml
 
-from bench.errors import BenchError, suggest
+from bench.errors import BenchError
 from bench.io import atomic_write, atomic_write_text, save_npz
-from bench.leaderboard.schema import check_record
+from bench.leaderboard import schema
+from bench.leaderboard.schema import check_card, check_record
 from bench.leaderboard.store import MIN_SEEDS
 from bench.records import PREDICTIONS_NAME, RECORD_NAME
 
-CARD_REQUIRED = ("name", "authors", "paper", "code_url", "licence", "hardware")
-CARD_OPTIONAL = ("description", "contact", "parameters", "notes")
-CARD_DERIVED = ("training_time", "hyperparameters", "training_data", "model_version", "submitted_runs")
+CARD_REQUIRED = schema.CARD_REQUIRED  # the fields of schema.SubmissionCard, declared there
+CARD_OPTIONAL = schema.CARD_OPTIONAL
+CARD_DERIVED = schema.CARD_DERIVED  # schema.SubmittedCard's own: what bench submit fills in from the records
 CARD_NAME = "card.yaml"
 PROBE_SAMPLE_NAME = "probe_sample.npz"
 PROBE_SAMPLE_POINTS = 600
@@ -119,40 +121,17 @@ def read_card(path: str | Path) -> tuple[dict[str, Any], list[Problem]]:
 
 
 def check_card_fields(card: dict[str, Any]) -> list[Problem]:
-    problems = []
-    for key in CARD_REQUIRED:
-        value = card.get(key)
-        if value is None or (isinstance(value, (str, list)) and not value):
-            problems.append(Problem("card", key, "missing (required: " + ", ".join(CARD_REQUIRED) + ")"))
-    for key in card:
-        if key in CARD_DERIVED:
-            problems.append(Problem("card", key, "is filled in from the records by bench submit; leave it out"))
-        elif key not in CARD_REQUIRED + CARD_OPTIONAL:
-            hint = suggest(key, CARD_REQUIRED + CARD_OPTIONAL)
-            did = f"did you mean '{hint}'? " if hint else ""
-            valid = ", ".join(CARD_REQUIRED + CARD_OPTIONAL)
-            problems.append(Problem("card", key, f"unknown field; {did}valid: {valid}"))
-    authors = card.get("authors")
-    if authors and not (
-        isinstance(authors, str) or (isinstance(authors, list) and all(isinstance(a, str) and a for a in authors))
-    ):
-        problems.append(Problem("card", "authors", "must be a list of names"))
-    url = card.get("code_url")
-    if url and not re.match(r"^https?://\S+$", str(url)):
-        problems.append(Problem("card", "code_url", f"'{url}' is not an http(s) URL"))
-    for key in ("paper", "licence", "hardware", "name"):
-        if card.get(key) is not None and not isinstance(card[key], str):
-            problems.append(Problem("card", key, f"must be a string, got {card[key]!r}"))
-    return problems
+    """One problem per bad field of a submitter's card (``bench.leaderboard.schema.SubmissionCard``)."""
+    return [Problem("card", field, reason) for field, reason in check_card(card)]
 
 
 # -- one run -------------------------------------------------------------------------------------------
 
 
 def _official_manifest(task: str, version: int, scale: str) -> dict[str, Any] | None:
-    from bench.tasks.data import OFFICIAL_MANIFESTS
+    from bench.tasks.data import official_manifest_path
 
-    path = OFFICIAL_MANIFESTS / f"{task}-v{version}-{scale}.json"
+    path = official_manifest_path(task, version, scale)
     return json.loads(path.read_text()) if path.is_file() else None
 
 
@@ -192,9 +171,10 @@ def check_run(
         return record, problems
     manifest = _official_manifest(task, version, scale)
     if manifest is None:
-        from bench.tasks.data import OFFICIAL_MANIFESTS
+        from bench.tasks.data import official_manifest_path
 
-        scales = sorted(p.stem.rsplit("-", 1)[1] for p in OFFICIAL_MANIFESTS.glob(f"{task}-v{version}-*.json"))
+        folder = official_manifest_path(task, version, scale).parent
+        scales = sorted(p.stem.rsplit("-", 1)[1] for p in folder.glob(f"{task}-v{version}-*.json"))
         problems.append(Problem(where, "scale", f"'{scale}' has no official dataset for {task} v{version} "
                                 f"(official: {', '.join(scales) or 'none'})"))  # fmt: skip
         return record, problems
@@ -216,30 +196,32 @@ def check_run(
     return record, problems
 
 
-def test_targets(card, scale: str, data_dir: str | Path = "data") -> tuple[str, np.ndarray]:
-    """The target name and the official test targets of a task (dataset generated if missing, then verified)."""
-    from bench.tasks.data import family, generate_dataset
+def official_data(card, scale: str, data_dir: str | Path = "data"):
+    """The family and the loaded official dataset of a task (generated if missing, then verified)."""
+    from bench.family import get_family
+    from bench.tasks.data import generate_dataset
 
-    fam = family(str(card.family))
-    dataset = generate_dataset(card, scale, root=data_dir, progress=False)
-    return fam.task_spec(card).target, fam.TaskData(dataset, card).targets("test")
+    fam = get_family(str(card.family))
+    return fam, fam.load(generate_dataset(card, scale, root=data_dir, progress=False), card)
 
 
 def recompute_metrics(record: dict[str, Any], pred_file: Path, card, data_dir: str | Path) -> list[tuple[str, str]]:
-    """Re-run the official evaluator on the saved predictions; every metric that disagrees is a problem."""
-    from bench.tasks.data import family
-
-    target, true = test_targets(card, record["scale"], data_dir)
+    """Re-run the official evaluator on every saved prediction array against the official true arrays;
+    every metric that disagrees, and every recorded metric the evaluator does not give, is a problem."""
     with np.load(pred_file, allow_pickle=False) as z:
-        key = f"{target}_pred"
-        if key not in z.files:
-            return [("predictions.file", f"has no array '{key}' (it has {', '.join(z.files)})")]
-        pred = z[key]
-    if pred.size != true.size:
-        return [("predictions.file", f"'{key}' has shape {pred.shape}; the test split has {true.shape}")]
-    evaluator = family(str(card.family)).Evaluator(card)
+        arrays = {k: z[k] for k in z.files}
+    named = sorted(record["predictions"].get("arrays") or [])
+    if sorted(arrays) != named:
+        return [("predictions.arrays", f"the record names {named}, but '{pred_file.name}' holds {sorted(arrays)}")]
+    fam, data = official_data(card, record["scale"], data_dir)
+    evaluator = fam.evaluator(card)
+    unknown_arrays = [k for k in arrays if k not in evaluator.expected_input or not k.endswith("_pred")]
+    if unknown_arrays:
+        valid = [k for k in evaluator.expected_input if k.endswith("_pred")]
+        return [("predictions.file", f"arrays {unknown_arrays} are not inputs of the official evaluator "
+                 f"(its prediction inputs: {', '.join(valid)})")]  # fmt: skip
     try:
-        metrics = evaluator({key: pred.reshape(true.shape), f"{target}_true": true})
+        metrics = evaluator({**arrays, **fam.truth(card, data, tuple(arrays))})
     except ValueError as e:
         return [("predictions.file", str(e))]
     problems = []
@@ -250,6 +232,14 @@ def recompute_metrics(record: dict[str, Any], pred_file: Path, card, data_dir: s
         elif not (_same(claimed, value)):
             problems.append((f"metrics.{name}", f"the record says {claimed!r}, but the official evaluator gives "
                              f"{value!r} on the saved predictions"))  # fmt: skip
+    for name in record["metrics"]:
+        if name not in metrics:
+            problems.append((f"metrics.{name}", "the official evaluator does not give it from the saved arrays; "
+                             "numbers it cannot re-score belong under 'analyses'"))  # fmt: skip
+    table = evaluator.table_of(metrics)
+    for name, row in (record.get("metric_table") or {}).items():
+        if name in table and row != table[name]:
+            problems.append((f"metric_table.{name}", f"{row} differs from the official metric table's {table[name]}"))
     return problems
 
 
@@ -351,7 +341,7 @@ def probe_sample(
     run_dir: Path, record: dict[str, Any], points: int = PROBE_SAMPLE_POINTS
 ) -> dict[str, np.ndarray] | None:
     """A few hundred points of the message-vs-force probe (what the app plots), from the run's probe inputs."""
-    probe = (record.get("probes") or {}).get("force_probe")
+    probe = (record.get("analyses") or {}).get("force_probe")
     if not probe:
         return None
     inputs = run_dir / str(probe.get("inputs", "probe.npz"))
@@ -380,7 +370,7 @@ def planned_files(sub: Submission) -> list[tuple[str, Path | None, int]]:
         rel = f"{run.record['task']}/{run.path.name}"
         for name in RUN_FILES:
             files.append((f"{rel}/{name}", run.path / name, (run.path / name).stat().st_size))
-        if (sub_probe := (run.record.get("probes") or {}).get("force_probe")) and (
+        if (sub_probe := (run.record.get("analyses") or {}).get("force_probe")) and (
             run.path / str(sub_probe.get("inputs", ""))
         ).is_file():
             files.append((f"{rel}/{PROBE_SAMPLE_NAME}", None, 0))

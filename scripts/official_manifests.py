@@ -13,7 +13,7 @@ import tempfile
 
 from bench.config import task_card
 from bench.registry import task_names
-from bench.tasks.data import OFFICIAL_MANIFESTS, generate_dataset
+from bench.tasks.data import generate_dataset, official_manifest_path
 
 
 def main() -> None:
@@ -21,7 +21,6 @@ def main() -> None:
     p.add_argument("--scales", nargs="+", default=["tiny", "quick"])
     p.add_argument("--tasks", nargs="+", default=list(task_names()))
     args = p.parse_args()
-    OFFICIAL_MANIFESTS.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as root:
         for scale in args.scales:
             for name in args.tasks:
@@ -29,7 +28,8 @@ def main() -> None:
                 ds = generate_dataset(card, scale, root=root, force=True, progress=False)
                 keep = ("task", "version", "scale", "params", "checksum", "arrays", "generation", "numpy")
                 manifest = {k: ds.manifest[k] for k in keep}
-                path = OFFICIAL_MANIFESTS / f"{name}-v{card.version}-{scale}.json"
+                path = official_manifest_path(name, int(card.version), scale)
+                path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(json.dumps(manifest, indent=1) + "\n")
                 print(f"{path}: {ds.checksum}")
 

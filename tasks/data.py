@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import importlib
 import json
 import os
 import shutil
@@ -33,28 +32,23 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from bench.errors import DataError, unknown
+from bench.family import get_family
 from bench.io import save_npz
 
 MANIFEST_SCHEMA = 1
 OFFICIAL_MANIFESTS = Path(__file__).resolve().parent / "manifests"
-"""The committed official manifests (``tasks/manifests`` links to ``data/manifests`` so that they ship
-as package data in a wheel too)."""
-FAMILY_MODULES = {"forces": "bench.tasks.forces", "nbody": "bench.tasks.nbody"}
-
-
-def family(name: str):
-    """The package of a task family: its generator, batches, evaluator and task spec."""
-    if name not in FAMILY_MODULES:
-        raise unknown("task family", name, FAMILY_MODULES)
-    return importlib.import_module(FAMILY_MODULES[name])
+"""The committed official manifests of the shipped families (``tasks/manifests`` links to
+``data/manifests`` so that they ship as package data in a wheel too); each family names its own folder
+(``Family.official_manifests``)."""
 
 
 def data_params(card, scale: str) -> dict[str, Any]:
-    """The generator parameters that determine a dataset's bytes (a plain dict)."""
-    gen = family(card.family)
+    """The generator parameters that determine a dataset's bytes (a plain dict): the family's
+    ``data_keys`` of the card and the scale's simulation count."""
+    fam = get_family(str(card.family))
     if scale not in card.simulations:
         raise unknown("scale", scale, card.simulations.keys())
-    params = {k: OmegaConf.to_object(card[k]) if OmegaConf.is_config(card[k]) else card[k] for k in gen.DATA_KEYS}
+    params = {k: OmegaConf.to_object(card[k]) if OmegaConf.is_config(card[k]) else card[k] for k in fam.data_keys}
     params["simulations"] = int(card.simulations[scale])
     return params
 
@@ -63,8 +57,17 @@ def _params_hash(params: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:10]
 
 
+def official_manifest_path(task: str, version: int, scale: str) -> Path:
+    """Where the official manifest of a task's dataset is committed (in its family's folder)."""
+    from bench.family import family_of_task
+
+    fam = family_of_task(task)
+    folder = fam.official_manifests() if fam else OFFICIAL_MANIFESTS
+    return folder / f"{task}-v{version}-{scale}.json"
+
+
 def _official_manifest(card, scale: str) -> dict[str, Any] | None:
-    path = OFFICIAL_MANIFESTS / f"{card.name}-v{card.version}-{scale}.json"
+    path = official_manifest_path(str(card.name), int(card.version), scale)
     if not path.exists():
         return None
     official = json.loads(path.read_text())
@@ -125,7 +128,7 @@ def generate_dataset(card, scale: str, root: str | Path = "data", force: bool = 
     if path.exists() and not force:
         return load(card, scale, root)
     params = data_params(card, scale)
-    arrays, info = family(card.family).generate(card, scale, progress=progress)
+    arrays, info = get_family(str(card.family)).generate(card, scale, progress=progress)
     digest = checksum(arrays)
     official = _official_manifest(card, scale)
     manifest = {

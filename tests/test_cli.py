@@ -1,4 +1,4 @@
-"""The CLI end to end at tiny scale: every system × every model, records, listings, bad input."""
+"""The CLI end to end at tiny scale: every model once and every system once, records, listings, bad input."""
 
 from __future__ import annotations
 
@@ -11,13 +11,17 @@ import pytest
 
 from bench.cli import main
 from bench.config import model_card, task_card
+from bench.family import get_family
 from bench.records import REQUIRED_FIELDS
-from bench.registry import model_names, task_names
-from bench.tasks.forces import Evaluator
+from bench.registry import model_names
 
-FORCE_TASKS = [t for t in task_names() if str(task_card(t).family) == "forces"]
+FORCE_TASKS = list(get_family("forces").tasks())
 FORCE_MODELS = [m for m in model_names() if "forces" in model_card(m).families]
 """The force-law family's tasks and models (the n-body family's CLI tests: tests/tasks/test_nbody_cli.py)."""
+PAIRS = [(FORCE_TASKS[k % len(FORCE_TASKS)], FORCE_MODELS[k % len(FORCE_MODELS)])
+         for k in range(max(len(FORCE_TASKS), len(FORCE_MODELS)))]  # fmt: skip
+"""Every model trained once and every system run once (not the whole task × model matrix: the model tests
+check every model's shapes on every size, and the simulator tests every system)."""
 
 
 def _run(capsys, *args):
@@ -31,9 +35,12 @@ def _tiny(tmp_path, data_root):
     return ["scale=tiny", f"out={tmp_path / 'runs'}", f"data_dir={data_root}", "progress=false", "sr=none"]
 
 
-@pytest.mark.parametrize("model", FORCE_MODELS)
-@pytest.mark.parametrize("task", FORCE_TASKS)
-def test_run_every_system_and_model(task, model, tmp_path, data_root, capsys):
+def test_every_model_and_every_system_is_run():
+    assert {t for t, _ in PAIRS} == set(FORCE_TASKS) and {m for _, m in PAIRS} == set(FORCE_MODELS)
+
+
+@pytest.mark.parametrize("task,model", PAIRS)
+def test_run_each_system_and_model(task, model, tmp_path, data_root, capsys):
     code, out, err = _run(capsys, "run", f"task={task}", f"model={model}", *_tiny(tmp_path, data_root))
     assert code == 0, err
     path = out.strip().splitlines()[-1].removeprefix("result record: ")
@@ -45,24 +52,27 @@ def test_run_every_system_and_model(task, model, tmp_path, data_root, capsys):
         "tiny",
         "torch",
     )
-    assert record["schema_version"] == 1 and record["primary_metric"] == "mae"
+    assert record["schema_version"] == 2 and record["primary_metric"] == "mae"
+    assert record["metric_table"]["mae"]["direction"] == "lower"
     assert np.isfinite(record["metrics"]["mae"]) and record["metrics"]["zero_mae"] > 0
     assert record["n_parameters"] > 1000 and record["train_time_s"] > 0
     assert record["data_checksum"].startswith("sha256:")
     assert record["environment"]["torch"] and record["config"]["task"]["system"] == task
-    # the saved predictions recompute the recorded metrics with the official evaluator
-    from bench.config import task_card
-    from bench.tasks.data import generate_dataset
+    # the saved predictions recompute every recorded metric with the official evaluator
+    from bench.leaderboard.submit import official_data
 
-    pred = np.load(f"{path.rsplit('/', 1)[0]}/predictions.npz")["acceleration_pred"]
-    true = generate_dataset(task_card(task), "tiny", root=data_root, progress=False).split("test")["acceleration"]
-    recomputed = Evaluator(task)({"acceleration_pred": pred, "acceleration_true": true})
-    assert recomputed == {k: record["metrics"][k] for k in recomputed}
+    card = task_card(task)
+    fam, data = official_data(card, "tiny", data_root)
+    with np.load(f"{path.rsplit('/', 1)[0]}/predictions.npz") as z:
+        saved = {k: z[k] for k in z.files}
+    assert sorted(saved) == record["predictions"]["arrays"]
+    recomputed = fam.evaluator(card)({**saved, **fam.truth(card, data, tuple(saved))})
+    assert recomputed == record["metrics"]
     if "edge_messages" in record["capabilities"]:
         assert -1.0 <= record["metrics"]["force_r2_robust"] <= 1.0
 
 
-@pytest.mark.parametrize("model", FORCE_MODELS)
+@pytest.mark.parametrize("model", ["gnn", "egnn"])
 def test_run_eight_particles_in_three_dimensions(model, tmp_path, data_root, capsys):
     code, out, err = _run(capsys, "run", "task=r2", "task.n_particles=8", "task.dim=3", f"model={model}",
                           *_tiny(tmp_path, data_root))  # fmt: skip
@@ -86,8 +96,62 @@ def test_run_on_every_backend_records_it(backend, tmp_path, data_root, capsys):
 def test_sweep(tmp_path, data_root, capsys):
     code, out, _ = _run(capsys, "run", "-m", "task=spring", "model=gnn,egnn", "seed=0,1", *_tiny(tmp_path, data_root))
     assert code == 0
-    assert "sweep finished: 4 succeeded, 0 failed" in out
+    assert "sweep finished: 4 done, 0 failed" in out
     assert len(list((tmp_path / "runs").rglob("result.json"))) == 4
+
+
+BROKEN_MODELS = """\
+import torch
+
+import bench
+
+
+class Crashes(bench.Model):
+    families = ("forces",)
+
+    def __init__(self, spec):
+        super().__init__(spec)
+        self.w = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, batch):
+        raise RuntimeError("the forward pass of this model is broken")
+
+
+class BadInit(bench.Model):
+    families = ("forces",)
+
+    def __init__(self, spec):
+        super().__init__(spec)
+        self.w = torch.nn.Linear(2, spec.dim * undefined_width)
+"""
+
+
+def test_a_sweep_goes_past_a_failing_job_and_ends_with_a_table(tmp_path, data_root, capsys):
+    models = tmp_path / "broken.py"
+    models.write_text(BROKEN_MODELS)
+    code, out, err = _run(capsys, "run", "-m", "task=spring", f"model=gnn,{models}:Crashes,{models}:BadInit",
+                          *_tiny(tmp_path, data_root))  # fmt: skip
+    assert code == 1
+    assert "sweep finished: 1 done, 2 failed" in out
+    lines = out.splitlines()
+    table = lines[lines.index(next(line for line in lines if line.startswith("sweep finished"))) + 1 :]
+    assert table[0].split() == ["job", "status", "result", "record", "or", "reason"]
+    assert "model=gnn" in table[1] and " done " in table[1] and "result.json" in table[1]
+    assert "failed  RuntimeError: the forward pass of this model is broken" in table[2]
+    assert "failed  model 'badinit': building it failed: NameError: name 'undefined_width' is not defined" in table[3]
+    assert len(list((tmp_path / "runs").rglob("result.json"))) == 1
+    # the user's own code keeps its traceback
+    assert f'File "{models}", line 22, in __init__' in err and f'File "{models}", line 14, in forward' in err
+    assert 'bench/cli.py", line' not in err.split("building it failed")[1]  # only the user's frames
+
+
+def test_an_import_error_in_a_model_file_keeps_its_traceback(tmp_path, capsys):
+    path = tmp_path / "oops.py"
+    path.write_text("import bench\n\n\ndef helper():\n    return 1 / 0\n\n\nVALUE = helper()\n")
+    code, _, err = _run(capsys, "run", f"model={path}", f"out={tmp_path}")
+    assert code == 2
+    assert f"importing model file '{path}' failed: ZeroDivisionError: division by zero" in err
+    assert f'File "{path}", line 8, in <module>' in err and f'File "{path}", line 5, in helper' in err
 
 
 def test_list_shows_matrix(capsys):

@@ -10,11 +10,23 @@ from bench.registry import model_names, task_names
 
 
 @pytest.mark.parametrize("task", task_names())
+def test_every_task_card_composes_and_names_a_metric_of_its_evaluator(task):
+    from bench.family import get_family
+
+    cfg = compose([f"task={task}"])
+    assert cfg.task.name == task
+    table = get_family(str(cfg.task.family)).evaluator(cfg.task).metric_table
+    assert cfg.task.primary_metric in [m.name for m in table]
+
+
 @pytest.mark.parametrize("model", model_names())
-def test_every_shipped_config_composes(task, model):
+def test_every_model_card_composes_with_a_task_of_its_family(model):
+    from bench.config import model_card
+    from bench.family import get_family
+
+    task = get_family(str(model_card(model).families[0])).tasks()[0]
     cfg = compose([f"task={task}", f"model={model}"])
     assert cfg.task.name == task and cfg.model.name == model
-    assert cfg.task.primary_metric in cfg.task.metrics
 
 
 def test_groups_list_what_ships():
@@ -71,7 +83,13 @@ def test_defaults_are_the_readme_command():
         (["seed=abc"], r"bad value in 'seed=abc': seed must be an integer"),
         (["model.train.lr=fast"], r"model.train.lr must be a number"),
         (["progress=maybe"], r"progress must be true or false"),
-        (["foo.bar=1"], r"unknown key 'foo.bar'; valid keys: task, model, backend, scale, sr, seed"),
+        (["foo.bar=1"], r"unknown key 'foo.bar'; valid keys: task, model, backend, scale, seed, .*, sr$"),
+        (
+            ["task=nbody5", "sr=none"],
+            r"'sr=none': 'sr' is an option of task family forces; task 'nbody5' is of "
+            r"family 'nbody'",
+        ),  # fmt: skip
+        (["sr=pysrr"], r"unknown sr 'pysrr'; did you mean 'pysr'\? valid: none, operon, pysr"),
         (["model.hparam.x=1"], r"did you mean 'model.hparams'\? valid keys under model: .*model.hparams"),
     ],
 )

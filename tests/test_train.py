@@ -101,6 +101,7 @@ def test_float32_runs_keep_their_folder_when_the_precision_key_is_spelled_out(tm
     assert config_hash(_cfg(tmp_path, data_root, "precision=bf16")) != config_hash(cfg)
 
 
+@pytest.mark.slow
 def test_compiled_training_is_the_same_function(tmp_path, data_root):
     """compile=true trains through torch.compile: the same run to rounding, and the record says so."""
     eager = json.loads(run(_cfg(tmp_path / "eager", data_root, "scale.epochs=1")).read_text())

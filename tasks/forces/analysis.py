@@ -1,17 +1,17 @@
 """What a force-task run measures beyond the test error: has the model learned the force law?
 
 ``analyse`` is the family's hook for the runner (``bench.run``): it gets the trained model and returns
-extra metrics plus the analyses that go into the record's ``probes`` section, writing its files into
-the run folder.
+the analyses that go into the record's ``analyses`` section, writing its files into the run folder.
+They are reported by the run, not re-scored by the evaluator (the probe's R² is: its chosen messages
+are saved with the predictions, see ``collect``).
 
-- ``edge_messages`` → the force-law probe (``probe.py``: R² robust and full, ``probe.npz``, a figure),
+- ``edge_messages`` → the force-law probe (``probe.py``: per-component fits, ``probe.npz``, a figure),
   then symbolic regression of the chosen components (``symbolic.py``, engine ``sr=``; ``sr=none`` skips
-  it) with every Pareto-front expression scored for recovery (``recovery.py``).
-- ``equation`` → the model's own closed-form edge function, scored for recovery the same way.
-
-Metrics added: ``force_r2_robust``, ``force_r2_full``; ``law_recovered`` (1.0 when the chosen expression
-of every component is recovered), ``law_recovered_on_front`` (some expression of every component's
-front is); for ``equation`` models, ``equation_recovered``.
+  it) with every Pareto-front expression scored for recovery (``recovery.py``): ``symbolic.recovered``
+  (the chosen expression of every component is recovered), ``symbolic.recovered_on_front`` (some
+  expression of every component's front is).
+- ``equation`` → the model's own closed-form edge function, scored for recovery the same way
+  (``equation.recovered``).
 """
 
 from __future__ import annotations
@@ -19,12 +19,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from omegaconf import OmegaConf
 
+from bench.family import Analysis
 from bench.io import atomic_write, save_npz
 from bench.tasks.forces import recovery
-from bench.tasks.forces.probe import plot, probe_model
+from bench.tasks.forces.probe import chosen_messages, plot, probe_model
 from bench.tasks.forces.symbolic import get_engine, run_sr
 
 PROBE_NAME, PROBE_FIGURE = "probe.npz", "message_probe.png"
@@ -63,28 +65,31 @@ def check(cfg, model_cls) -> None:
         get_engine(settings)
 
 
-def analyse(model, data, backend, device, cfg, directory: Path) -> tuple[dict[str, float], dict[str, Any]]:
-    """Extra metrics and record analyses for a trained model (none for a model without capabilities)."""
-    metrics: dict[str, float] = {}
-    probes: dict[str, Any] = {}
+def probe_predictions(model, data, backend, device, cfg) -> dict[str, np.ndarray]:
+    """The probe's chosen messages, saved with the predictions for the evaluator (none without messages)."""
+    if "edge_messages" not in type(model).capabilities():
+        return {}
+    inputs, probe = probe_model(model, data, backend, device, seed=int(cfg.task.data_seed))
+    return {"edge_messages_pred": chosen_messages(inputs, probe)}
+
+
+def analyse(model, data, backend, device, cfg, directory: Path) -> Analysis:
+    """The record's analyses of a trained model (none for a model without capabilities)."""
+    analyses: dict[str, Any] = {}
     capabilities = type(model).capabilities()
     score = None
     if "edge_messages" in capabilities:
         inputs, probe = probe_model(model, data, backend, device, seed=int(cfg.task.data_seed))
-        metrics.update(force_r2_robust=probe["r2_robust"], force_r2_full=probe["r2_full"])
         atomic_write(directory / PROBE_NAME, lambda f: save_npz(f, inputs))
         plot(inputs, probe, directory / PROBE_FIGURE)
-        probes["force_probe"] = {**probe, "inputs": PROBE_NAME, "figure": PROBE_FIGURE}
+        analyses["force_probe"] = {**probe, "inputs": PROBE_NAME, "figure": PROBE_FIGURE}
         settings = _sr_settings(cfg)
         if settings is not None:
             score = recovery_score(data, cfg)
-            symbolic = run_sr(inputs, probe, settings, score, int(cfg.task.dim), seed=int(cfg.task.data_seed),
-                              threads=torch.get_num_threads(), progress=bool(cfg.progress))  # fmt: skip
-            metrics.update(law_recovered=float(symbolic["recovered"]),
-                           law_recovered_on_front=float(symbolic["recovered_on_front"]))  # fmt: skip
-            probes["symbolic"] = symbolic
+            analyses["symbolic"] = run_sr(inputs, probe, settings, score, int(cfg.task.dim),
+                                          seed=int(cfg.task.data_seed), threads=torch.get_num_threads(),
+                                          progress=bool(cfg.progress))  # fmt: skip
     if "equation" in capabilities:
         score = score or recovery_score(data, cfg)
-        probes["equation"] = score_equation(model, score)
-        metrics["equation_recovered"] = float(probes["equation"]["recovered"])
-    return metrics, probes
+        analyses["equation"] = score_equation(model, score)
+    return Analysis(analyses=analyses)

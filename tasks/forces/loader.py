@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from bench.batch import Batch, from_dense
+from bench.batch import Batch, flat_nodes, from_dense
 from bench.model import TaskSpec
 
 ATTRIBUTES = ("charge", "mass")
@@ -47,8 +47,9 @@ class ForcesData:
 
     def batch(
         self, split: str, index: Tensor, augment: bool = False, generator: torch.Generator | None = None
-    ) -> Batch:
-        """Samples ``index`` (flat sample numbers) of ``split`` as a batch of fully connected systems.
+    ) -> tuple[Batch, dict[str, Tensor]]:
+        """Samples ``index`` (flat sample numbers) of ``split`` as a batch of fully connected systems, and
+        beside it the targets (``acceleration``, (N, d)).
 
         ``augment``: add one random translation N(0, std²) per system to the positions (training).
         """
@@ -60,12 +61,8 @@ class ForcesData:
             std = float(self.card.augment_translation_std)
             shift = torch.randn(position.shape[0], 1, position.shape[2], generator=generator) * std
             position = position + shift
-        return from_dense(
-            position,
-            s["velocity"][sim, t],
-            {"charge": s["charge"][sim], "mass": s["mass"][sim]},
-            targets={"acceleration": s["acceleration"][sim, t]},
-        )
+        batch = from_dense(position, s["velocity"][sim, t], {"charge": s["charge"][sim], "mass": s["mass"][sim]})
+        return batch, flat_nodes({"acceleration": s["acceleration"][sim, t]})
 
     def pair_forces(self, split: str, index: Tensor) -> np.ndarray:
         """True force on each edge's receiver from its sender, for samples ``index``, in the edge
@@ -81,6 +78,6 @@ class ForcesData:
         )  # fmt: skip
         return forces.reshape(-1, forces.shape[-1])
 
-    def targets(self, split: str) -> np.ndarray:
-        """The true target of every sample of ``split``: (S, T, n, d)."""
-        return self.splits[split]["acceleration"].numpy()
+    def targets(self, split: str) -> dict[str, np.ndarray]:
+        """The true target of every sample of ``split``: ``acceleration`` (S, T, n, d)."""
+        return {"acceleration": self.splits[split]["acceleration"].numpy()}

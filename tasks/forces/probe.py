@@ -115,6 +115,19 @@ PROBE_SAMPLES = 2000
 """Test snapshots whose edges the probe reads (2000 systems of 4 particles: 24,000 edges)."""
 
 
+def probe_index(num_test_samples: int, seed: int, samples: int = PROBE_SAMPLES) -> np.ndarray:
+    """The test snapshots the probe reads (a fixed random subset, sorted), from the dataset's seed."""
+    perm = np.random.default_rng([seed, 2]).permutation(num_test_samples)
+    return np.sort(perm[: min(samples, num_test_samples)])
+
+
+def chosen_messages(inputs: dict[str, np.ndarray], result: dict[str, Any]) -> np.ndarray:
+    """The probe's chosen message components, most important first: (E, d) float32, as saved with the
+    predictions for the official evaluator to re-score."""
+    columns = [c["component"] for c in result["components"]]
+    return np.ascontiguousarray(inputs["messages"][:, columns]).astype(np.float32)
+
+
 def probe_model(model, data, backend, device, seed: int = 0, samples: int = PROBE_SAMPLES):
     """Run a model's ``edge_messages`` on random test snapshots; returns (probe inputs, probe result). The
     inputs also hold each edge's symbolic-regression inputs (``symbolic.edge_inputs``)."""
@@ -122,11 +135,11 @@ def probe_model(model, data, backend, device, seed: int = 0, samples: int = PROB
 
     from bench.tasks.forces.symbolic import edge_inputs
 
-    n = data.num_samples("test")
-    index = torch.from_numpy(np.sort(np.random.default_rng([seed, 2]).permutation(n)[: min(samples, n)]))
+    index = torch.from_numpy(probe_index(data.num_samples("test"), seed, samples))
     model.eval()
     with torch.no_grad():
-        batch = backend.bind(data.batch("test", index).to(device))
+        batch, _ = data.batch("test", index)
+        batch = backend.bind(batch.to(device))
         inputs = {"messages": model.edge_messages(batch).double().cpu().numpy(),
                   "pair_force": data.pair_forces("test", index),
                   "edge_inputs": edge_inputs(batch, batch.dim)}  # fmt: skip

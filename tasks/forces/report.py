@@ -27,41 +27,21 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from bench.io import atomic_write_text
+from bench.leaderboard import references
 
 SYSTEMS = ("spring", "r1", "r2", "charge")
 MODELS = ("gnn", "gnn-bottleneck", "gnn-l1", "gnn-kl", "gnn-prune", "eql-gnn")
 
-PUBLISHED_LOSS = {  # Cranmer et al. 2020, test loss (2-D): standard / bottleneck / L1
-    "spring": {"gnn": 0.047, "gnn-bottleneck": 0.046, "gnn-l1": 0.045},
-    "r1": {"gnn": 0.077, "gnn-bottleneck": 0.069, "gnn-l1": 0.079},
-    "r2": {"gnn": 1.613, "gnn-bottleneck": 1.640, "gnn-l1": 1.184},
-    "charge": {"gnn": 48.7, "gnn-bottleneck": 50.0, "gnn-l1": 51.9},
-}
-REPORT_LOSS = {  # report "Symbolic Distillation of GNNs", Table 2 (test MAE, its own data and training)
-    "spring": {"gnn": 0.24, "gnn-bottleneck": 0.16, "gnn-l1": 0.20, "gnn-kl": 7.29, "gnn-prune": 0.23},
-    "r1": {"gnn": 0.26, "gnn-bottleneck": 0.25, "gnn-l1": 0.32, "gnn-kl": 15.40, "gnn-prune": 0.30},
-    "r2": {"gnn": 24.07, "gnn-bottleneck": 25.25, "gnn-l1": 21.67, "gnn-kl": 57.80, "gnn-prune": 25.71},
-    "charge": {"gnn": 18.20, "gnn-bottleneck": 19.12, "gnn-l1": 18.06, "gnn-kl": 39.80, "gnn-prune": 20.35},
-}  # fmt: skip
-PUBLISHED_R2 = {  # report "Symbolic Distillation", Table 3, robust R² (two most important messages)
-    ("spring", "gnn"): 0.9196, ("spring", "gnn-bottleneck"): 1.0000, ("spring", "gnn-l1"): 0.9979,
-    ("spring", "gnn-kl"): 0.8014, ("spring", "gnn-prune"): 0.9523,
-    ("r1", "gnn"): 0.4143, ("r1", "gnn-bottleneck"): 0.8387, ("r1", "gnn-l1"): 0.8441,
-    ("r1", "gnn-kl"): 0.5935, ("r1", "gnn-prune"): 0.8378,
-    ("r2", "gnn"): 0.8329, ("r2", "gnn-bottleneck"): 0.9671, ("r2", "gnn-l1"): 0.8303,
-    ("r2", "gnn-kl"): 0.8659, ("r2", "gnn-prune"): 0.9728,
-    ("charge", "gnn"): 0.4663, ("charge", "gnn-bottleneck"): 0.9953, ("charge", "gnn-l1"): 0.6923,
-    ("charge", "gnn-kl"): 0.0290, ("charge", "gnn-prune"): 0.9977,
-}  # fmt: skip
-PUBLISHED_RECOVERY = {  # report "Symbolic Distillation", Table 5 (message 1 / message 2); "GNN+EQL" report
-    "spring": {"gnn": "✓/✓", "gnn-bottleneck": "✓/✓", "gnn-l1": "✓/✓", "gnn-kl": "✗/✗", "gnn-prune": "✓/✓",
-               "eql-gnn": "✓ (every trial)"},
-    "r1": {"gnn": "✓/✓", "gnn-bottleneck": "✓/✓", "gnn-l1": "✓/✓", "gnn-kl": "✗/✗", "gnn-prune": "✓/✓",
-           "eql-gnn": "near (m_i missing)"},
-    "r2": {"gnn": "✗/✗", "gnn-bottleneck": "✓/✓", "gnn-l1": "✗/✗", "gnn-kl": "✓/✗", "gnn-prune": "✓/✓",
-           "eql-gnn": "near (m_i missing)"},
-    "charge": {"gnn": "✗/✗", "gnn-bottleneck": "✓/✓", "gnn-l1": "✓/✗", "gnn-kl": "✗/✗", "gnn-prune": "✓/✓"},
-}  # fmt: skip
+
+def published(task: str, model: str, metric: str) -> float | str | None:
+    """A published number of a row, from the reference table (``bench/leaderboard/references.yaml``):
+    Cranmer et al.'s summed test loss ``loss_sum``, the "Symbolic Distillation" report's Table 2
+    ``report_mae`` and Table 3 ``force_r2_robust``, and ``recovery`` (its Table 5; the GNN+EQL report)."""
+    return references.lookup(task, model, metric)
+
+
+def _shown(value: float | str | None) -> str:
+    return "–" if value is None else str(value)
 
 
 def load_records(roots: list[Path], systems=SYSTEMS, models=MODELS) -> list[dict[str, Any]]:
@@ -119,7 +99,7 @@ class Verdicts(NamedTuple):
 
 
 def _recovered(record: dict[str, Any]) -> Verdicts:
-    probes = record.get("probes", {})
+    probes = record.get("analyses", {})
     if "equation" in probes:
         comps = probes["equation"]["components"]
         latex = [c["latex"] if c["recovered"] else None for c in comps]
@@ -153,19 +133,19 @@ def table(records: list[dict[str, Any]]) -> str:
         verdicts = [_recovered(r) for r in rs]
         chosen = [v.chosen for v in verdicts if v.chosen is not None]
         front = [v.front for v in verdicts if v.front is not None]
-        published_r2 = PUBLISHED_R2.get((task, model))
+        published_r2 = published(task, model, "force_r2_robust")
         name, run_budget = f"{model}{f' ({differs})' if differs else ''}", f"{scale}, {epochs} epochs, {precision}"
         lines.append(
             f"| {task} | {name} | {run_budget} "
             f"| {', '.join(str(r['seed']) for r in rs)} "
             f"| {_mean_std([r['metrics']['mae'] for r in rs])} "
             f"| {_mean_std([r['metrics'].get('zero_mae') for r in rs])} "
-            f"| {PUBLISHED_LOSS.get(task, {}).get(model, '–')} / {REPORT_LOSS.get(task, {}).get(model, '–')} "
+            f"| {_shown(published(task, model, 'loss_sum'))} / {_shown(published(task, model, 'report_mae'))} "
             f"| {_mean_std([r['metrics'].get('force_r2_robust') for r in rs])} "
             f"| {'–' if published_r2 is None else f'{published_r2:.4f}'} "
             f"| {_mean_std([r['metrics'].get('force_r2_full') for r in rs])} "
             f"| {f'{sum(chosen)}/{len(chosen)}' if chosen else '–'} | {f'{sum(front)}/{len(front)}' if front else '–'} "
-            f"| {PUBLISHED_RECOVERY.get(task, {}).get(model, '–')} "
+            f"| {_shown(published(task, model, 'recovery'))} "
             f"| {_mean_std([r['train_time_s'] / 60 for r in rs], '.1f')} min |"
         )
         # one seed per row: the first whose every component was recovered, else the first with some

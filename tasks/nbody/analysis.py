@@ -1,8 +1,9 @@
-"""What an n-body run measures beyond the test error: equivariance error, autoregressive rollout, and
-parameters and training-step time relative to EGNN measured in the same run.
+"""What an n-body run measures beyond the test error: autoregressive rollouts (saved with the
+predictions and scored by the official evaluator), the equivariance error, and parameters and
+training-step time relative to EGNN measured in the same run.
 
-``analyse`` is the family's hook for the runner (``bench.run``): it returns extra metrics plus the
-analyses for the record's ``probes`` section, and writes the rollout predictions into the run folder.
+``analyse`` is the family's hook for the runner (``bench.run``): it returns the record's ``analyses``
+(equivariance, cost) and ``diagnostics`` (the machine-dependent step times, never ranked).
 """
 
 from __future__ import annotations
@@ -10,16 +11,13 @@ from __future__ import annotations
 import copy
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
 from bench.batch import from_dense
-from bench.io import atomic_write, save_npz
-from bench.tasks.nbody.evaluator import RolloutEvaluator
+from bench.family import Analysis
 
-ROLLOUT_NAME = "rollout.npz"
 EQUIVARIANCE_SYSTEMS = 256
 
 
@@ -41,7 +39,7 @@ def equivariance_error(model, data, backend, seed: int = 0, split: str = "test")
     the RMS displacement the model predicts, so that a model predicting nothing cannot pass."""
     m = copy.deepcopy(model).to("cpu", torch.float64).eval()
     index = torch.arange(min(EQUIVARIANCE_SYSTEMS, data.num_samples(split)))
-    batch = data.batch(split, index).to("cpu", torch.float64)
+    batch = data.batch(split, index)[0].to("cpu", torch.float64)
     Q = random_orthogonal(seed)
     t = torch.randn(1, 3, generator=torch.Generator().manual_seed(seed + 1), dtype=torch.float64) * 5
     out = m(backend.bind(batch))
@@ -50,7 +48,8 @@ def equivariance_error(model, data, backend, seed: int = 0, split: str = "test")
     out_moved = m(backend.bind(moved))
     err = float((out_moved - (out @ Q.T + t)).abs().max())
     scale = float((out - batch.position).square().mean().sqrt())
-    return {"equivariance_error": err, "equivariance_error_relative": err / scale if scale > 0 else float("inf")}
+    # relative to the motion it predicts; a model that predicts no motion has none (None, not a number)
+    return {"equivariance_error": err, "equivariance_error_relative": err / scale if scale > 0 else None}
 
 
 @torch.no_grad()
@@ -81,23 +80,26 @@ def jump_time(card) -> float:
 
 
 def step_time(model, data, backend, device, batch_size: int, steps: int = 8, repeats: int = 3) -> float:
-    """Median seconds of one training step (forward, backward, Adam) over ``steps`` training batches."""
+    """Median seconds of one training step (forward, backward, Adam; a forward pass alone for a model
+    without parameters) over ``steps`` training batches."""
     from bench.train import make_optimizer
 
     model = copy.deepcopy(model).train()
-    opt = make_optimizer(model, "adam", 1e-4)
+    trainable = any(p.requires_grad for p in model.parameters())
+    opt = make_optimizer(model, "adam", 1e-4) if trainable else None  # a parameter-free model: forward only
     n = data.num_samples("train")
     # a fixed set of full batches (wrapping around a small training split)
-    batches = [backend.bind(data.batch("train", torch.arange(k * batch_size, (k + 1) * batch_size) % n).to(device))
-               for k in range(steps)]  # fmt: skip
+    batches = [data.batch("train", torch.arange(k * batch_size, (k + 1) * batch_size) % n) for k in range(steps)]
+    batches = [(backend.bind(b.to(device)), t["position"].to(device)) for b, t in batches]
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        for b in batches:
-            loss = (model(b) - b.targets["position"]).square().mean()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+        for b, target in batches:
+            loss = (model(b) - target).square().mean()
+            if opt is not None:
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         times.append((time.perf_counter() - t0) / len(batches))
@@ -132,26 +134,14 @@ def relative_cost(model, data, backend, device, cfg) -> dict[str, float]:
     }
 
 
-def analyse(model, data, backend, device, cfg, directory: Path) -> tuple[dict[str, float], dict[str, Any]]:
-    """Extra metrics (equivariance error, rollout MSE and energy drift per horizon, cost relative to
-    EGNN) and the record's analyses; writes the rollout predictions to ``rollout.npz``."""
-    metrics: dict[str, float] = {}
-    metrics.update(equivariance_error(model, data, backend, seed=int(cfg.seed)))
-    pred = rollout(model, data, backend, device)
-    s = data.splits["test"]
-    tau = jump_time(data.card)
-    metrics.update(RolloutEvaluator(tau)({
-        "rollout_pred": pred, "trajectory": s["position"].numpy(), "velocity": s["velocity"][:, 0].numpy(),
-        "charge": s["charge"].numpy(),
-    }))  # fmt: skip
-    atomic_write(directory / ROLLOUT_NAME, lambda f: save_npz(f, {"rollout_pred": pred.astype(np.float32)}))
+def analyse(model, data, backend, device, cfg, directory: Path) -> Analysis:
+    """The equivariance error and the cost relative to EGNN (timings as diagnostics)."""
+    equivariance = equivariance_error(model, data, backend, seed=int(cfg.seed))
     cost = relative_cost(model, data, backend, device, cfg)
-    metrics.update({k: cost[k] for k in ("params_relative_to_egnn", "time_relative_to_egnn")})
-    probes = {
-        "rollout": {"file": ROLLOUT_NAME, "frames": [int(f) for f in s["frames"]], "jump_time": tau,
-                    "velocity_estimate": "displacement over the previous jump / jump_time"},
-        "cost": cost,
-        "equivariance": {"transform": "random rotation with reflection and translation N(0, 5^2), float64",
-                         "systems": int(min(EQUIVARIANCE_SYSTEMS, data.num_samples("test")))},
+    analyses = {
+        "equivariance": {**equivariance, "transform": "random rotation with reflection and translation N(0, 5^2), "
+                         "float64", "systems": int(min(EQUIVARIANCE_SYSTEMS, data.num_samples("test")))},
+        "cost": {"params_relative_to_egnn": cost["params_relative_to_egnn"]},
     }  # fmt: skip
-    return metrics, probes
+    timings = ("time_relative_to_egnn", "step_time_s", "egnn_step_time_s", "epoch_time_estimate_s")
+    return Analysis(analyses=analyses, diagnostics={k: cost[k] for k in timings})

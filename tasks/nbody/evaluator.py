@@ -7,13 +7,27 @@ from typing import Any
 import numpy as np
 
 from bench.evaluation import TaskEvaluator, describe
+from bench.family import Metric
 from bench.tasks.nbody.systems import energy
+
+ROLLOUT_METRICS = (
+    Metric(
+        "rollout_mse_h{k}", "lower", "MSE of the positions after k chained jumps (systems still finite)", "length²"
+    ),  # fmt: skip
+    Metric("rollout_finite_h{k}", "higher", "fraction of test systems whose rollout is still finite after k jumps"),
+    Metric("energy_drift_h{k}", "lower", "median |E_k − E_0| / K_0 of the predicted frames after k jumps"),
+    Metric(
+        "true_energy_drift_h{k}",
+        "lower",
+        "the same drift for the true trajectory with the same velocity estimate: a floor, the same for every model",
+    ),  # fmt: skip
+)
 
 
 def _array(
     name: str, owner: str, input_dict: dict[str, Any], tail: tuple[int, ...], ndim: int, finite: bool = True
 ) -> np.ndarray:
-    if name not in input_dict:
+    if input_dict.get(name) is None:
         raise ValueError(f"{owner}: missing input '{name}'")
     a = np.asarray(input_dict[name], dtype=np.float64)
     if a.ndim != ndim or a.shape[a.ndim - len(tail) :] != tail:
@@ -28,8 +42,21 @@ class Evaluator(TaskEvaluator):
 
     Input: ``position_pred`` and ``position_true``, float arrays (S, n, 3): the positions of every
     particle at the target frame. Output: ``mse`` (primary: mean over particles and coordinates of the
-    squared error, as in Satorras et al.), ``mae``.
+    squared error, as in Satorras et al.), ``mae``. Optional, the model's jumps chained over the test
+    trajectories' later frames: ``rollout_pred`` with ``trajectory_true``, ``velocity_true`` and
+    ``charge_true`` (see ``RolloutEvaluator``) add the rollout metrics.
     """
+
+    metric_table = (
+        Metric(
+            "mse",
+            "lower",
+            "mean squared error of the positions at the target frame, over particles and coordinates (primary)",
+            "length²",
+        ),  # fmt: skip
+        Metric("mae", "lower", "mean absolute error of the positions at the target frame", "length"),
+        *ROLLOUT_METRICS,
+    )
 
     @property
     def expected_input(self) -> dict[str, str]:
@@ -37,11 +64,11 @@ class Evaluator(TaskEvaluator):
         return {
             "position_pred": f"float array {shape}: predicted positions at the target frame",
             "position_true": f"float array {shape}: true positions at the target frame",
+            "rollout_pred": f"optional float array (S, K, {self.n}, {self.d}): positions after 1..K chained jumps",
+            "trajectory_true": f"(S, K+1, {self.n}, {self.d}): true positions at the input frame and after each jump",
+            "velocity_true": f"(S, {self.n}, {self.d}): true velocities at the input frame",
+            "charge_true": f"(S, {self.n}): charges",
         }
-
-    @property
-    def expected_output(self) -> dict[str, str]:
-        return {"mse": "mean squared error over particles and coordinates (primary)", "mae": "mean absolute error"}
 
     def __call__(self, input_dict: dict[str, Any]) -> dict[str, float]:
         owner = f"Evaluator({self.task!r})"
@@ -50,7 +77,15 @@ class Evaluator(TaskEvaluator):
         if pred.shape != true.shape:
             raise ValueError(f"{owner}: position_pred has shape {pred.shape}, position_true {true.shape}")
         err = pred - true
-        return {"mse": float((err * err).mean()), "mae": float(np.abs(err).mean())}
+        out = {"mse": float((err * err).mean()), "mae": float(np.abs(err).mean())}
+        if "rollout_pred" in input_dict:
+            from bench.tasks.nbody.analysis import jump_time
+
+            out.update(RolloutEvaluator(jump_time(self.card))({
+                "rollout_pred": input_dict["rollout_pred"], "trajectory": input_dict.get("trajectory_true"),
+                "velocity": input_dict.get("velocity_true"), "charge": input_dict.get("charge_true"),
+            }))  # fmt: skip
+        return out
 
 
 class RolloutEvaluator:

@@ -35,13 +35,24 @@ def split_simulations(n_sims: int, weights, seed: int) -> dict[str, np.ndarray]:
 
 
 def random_rotations(count: int, seed) -> np.ndarray:
-    """``count`` rotation matrices (det +1) drawn uniformly (Haar): QR of Gaussian matrices."""
-    g = np.random.default_rng(seed).standard_normal((count, 3, 3))
-    q, r = np.linalg.qr(g)
-    q = q * np.sign(np.diagonal(r, axis1=-2, axis2=-1))[:, None, :]
-    flip = np.linalg.det(q) < 0
-    q[flip, :, 0] = -q[flip, :, 0]
-    return q
+    """``count`` rotation matrices (det +1) drawn uniformly (Haar): unit quaternions from normalised
+    Gaussian 4-vectors, turned into matrices elementwise. No BLAS or LAPACK call: the bytes are the same
+    on every CPU (a QR decomposition's last bits depend on the BLAS kernel the CPU selects)."""
+    q = np.random.default_rng(seed).standard_normal((count, 4))
+    w, x, y, z = (q / np.sqrt((q * q).sum(axis=1, keepdims=True))).T
+    return np.stack([
+        np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)], axis=-1),
+        np.stack([2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)], axis=-1),
+        np.stack([2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)], axis=-1),
+    ], axis=1)  # fmt: skip
+
+
+def rotate(rot: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``rot[s] @ v[s, f, n]`` for every vector, written out elementwise (no BLAS: CPU-independent bytes).
+    rot (S, 3, 3), v (S, F, n, 3)."""
+    r = rot[:, None, None]
+    return np.stack([r[..., a, 0] * v[..., 0] + r[..., a, 1] * v[..., 1] + r[..., a, 2] * v[..., 2]
+                     for a in range(3)], axis=-1)  # fmt: skip
 
 
 def frames(card, split: str) -> list[int]:
@@ -78,7 +89,7 @@ def generate(card, scale: str, progress: bool = True) -> tuple[dict[str, np.ndar
         pos, vel = out["pos"], out["vel"]
         if split == "test" and card.rotate_test:
             rot = random_rotations(len(sims), [seed, 2])
-            pos, vel = np.einsum("sab,sfnb->sfna", rot, pos), np.einsum("sab,sfnb->sfna", rot, vel)
+            pos, vel = rotate(rot, pos), rotate(rot, vel)
             arrays[f"{split}/rotation"] = rot
         arrays.update({
             f"{split}/position": pos.astype(np.float32), f"{split}/velocity": vel.astype(np.float32),

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from bench.batch import Batch, from_dense
+from bench.batch import Batch, flat_nodes, from_dense
 from bench.model import TaskSpec
 
 ATTRIBUTES = ("charge",)
@@ -59,18 +59,14 @@ class NBodyData:
 
     def batch(
         self, split: str, index: Tensor, augment: bool = False, generator: torch.Generator | None = None
-    ) -> Batch:
+    ) -> tuple[Batch, dict[str, Tensor]]:
         """Trajectories ``index`` of ``split``: their input frame as a batch of fully connected systems,
-        with the target frame's positions as ``targets['position']``. ``augment`` is accepted for the
+        and beside it the targets: the target frame's positions (``position``, (N, 3)). ``augment`` is accepted for the
         training loop's sake and does nothing (the published protocol trains without augmentation)."""
         s = self.splits[split]
-        return from_dense(
-            s["position"][index, 0],
-            s["velocity"][index, 0],
-            {"charge": s["charge"][index]},
-            targets={"position": s["position"][index, 1]},
-        )
+        batch = from_dense(s["position"][index, 0], s["velocity"][index, 0], {"charge": s["charge"][index]})
+        return batch, flat_nodes({"position": s["position"][index, 1]})
 
-    def targets(self, split: str) -> np.ndarray:
-        """The true target of every sample of ``split``: positions at the target frame, (S, n, 3)."""
-        return self.splits[split]["position"][:, 1].numpy()
+    def targets(self, split: str) -> dict[str, np.ndarray]:
+        """The true target of every sample of ``split``: ``position`` at the target frame, (S, n, 3)."""
+        return {"position": self.splits[split]["position"][:, 1].numpy()}

@@ -17,22 +17,19 @@ from pathlib import Path
 from typing import Any
 
 from bench.io import atomic_write_text
-
-EGNN_TABLE = {"linear": 0.0819, "SE(3)-Tr": 0.0244, "tfn": 0.0155, "mpnn": 0.0107, "rf": 0.0104, "egnn": 0.0071}
-"""Satorras et al. 2021, Table 2: MSE on nbody5 (their "GNN" is our ``mpnn``)."""
+from bench.leaderboard import references
 
 HEGNN_TASKS = ("nbody5h", "nbody20", "nbody50", "nbody100")
-HEGNN_TABLE = {  # Cen et al. 2024, Table 3: MSE × 10^-2 and time relative to EGNN, for 5 / 20 / 50 / 100 bodies
-    "linear": ((7.72, 10.12, 11.81, 12.69), (0.01, 0.02, 0.02, 0.01)),
-    "mpnn": ((1.80, 2.50, 2.96, 3.55), (0.49, 0.51, 0.50, 0.45)),
-    "rf": ((1.51, 3.41, 4.75, 5.72), (0.54, 0.65, 0.67, 0.49)),
-    "egnn": ((0.65, 1.01, 1.00, 1.36), (1.00, 1.00, 1.00, 1.00)),
-    "tfn-L2": ((1.49, 1.86, 2.20, 3.42), (2.69, 3.19, 2.87, 6.58)),
-    "hegnn-L1": ((0.52, 0.79, 0.88, 1.13), (1.77, 1.84, 1.60, 1.45)),
-    "hegnn-L2": ((0.47, 0.78, 0.90, 0.97), (1.88, 1.94, 1.71, 1.55)),
-    "hegnn-L3": ((0.48, 0.80, 0.84, 0.94), (2.11, 2.23, 1.84, 1.61)),
-}
 ORDER = ("linear", "mpnn", "rf", "tfn", "tfn-L2", "egnn", "hegnn-L1", "hegnn-L2", "hegnn-L3")
+
+
+def published(task: str, row: str, metric: str) -> float | None:
+    """A published number of a table row, from the reference table (``bench/leaderboard/references.yaml``):
+    Satorras et al. 2021, Table 2 (``mse`` on nbody5; their "GNN" is our ``mpnn``) and Cen et al. 2024,
+    Table 3 (``mse_x100``: MSE × 10⁻², and ``time_relative_to_egnn``). Row ``hegnn-L2`` is label ``hegnn-l2``."""
+    value = references.lookup(task, row.lower(), metric)
+    assert not isinstance(value, str)
+    return value
 
 
 def row_name(record: dict[str, Any]) -> str:
@@ -65,6 +62,18 @@ def _budget(r: dict[str, Any]) -> str:
             f"{minutes:.1f} min on {threads} thread(s)")  # fmt: skip
 
 
+def _numbers(record: dict) -> dict:
+    """A record's numbers for the tables: its metrics, its timings (``diagnostics``) and its analyses'
+    equivariance error and relative parameter count."""
+    analyses = record.get("analyses") or {}
+    return {
+        **record["metrics"],
+        **(record.get("diagnostics") or {}),
+        **(analyses.get("cost") or {}),
+        "equivariance_error": (analyses.get("equivariance") or {}).get("equivariance_error", float("nan")),
+    }
+
+
 def _rows(records, task: str):
     rows = [(name, rec) for (t, name, _), rec in records.items() if t == task]
     return sorted(rows, key=lambda nr: (ORDER.index(nr[0]) if nr[0] in ORDER else len(ORDER), nr[0], nr[1]["scale"]))
@@ -85,32 +94,35 @@ def render(records) -> str:
               "| params / egnn |",
               "| --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
     for name, r in _rows(records, "nbody5"):
-        m = r["metrics"]
+        m = _numbers(r)
         n_train = r["config"]["task"]["simulations"][r["scale"]] * r["config"]["task"]["split"][0] // sum(
             r["config"]["task"]["split"])  # fmt: skip
-        lines.append(f"| {name} | {m['mse']:.4f} | {_fmt(EGNN_TABLE.get(name))} | {_budget(r)} | {n_train} | "
+        pub = published("nbody5", name, "mse")
+        lines.append(f"| {name} | {m['mse']:.4f} | {_fmt(pub)} | {_budget(r)} | {n_train} | "
                      f"{m['equivariance_error']:.1e} | {m['time_relative_to_egnn']:.2f} | "
                      f"{m['params_relative_to_egnn']:.2f} |")  # fmt: skip
     ran = {n for n, _ in _rows(records, "nbody5")}
-    lines += ["", f"Published rows without a run here: {', '.join(k for k in EGNN_TABLE if k not in ran)}.", ""]
+    refs = references.for_task("nbody5")
+    unrun = [m for m in refs.loc[refs["metric"] == "mse", "model"] if m not in ran]
+    lines += ["", f"Published rows without a run here: {', '.join(unrun)}.", ""]
     lines += ["## HEGNN protocol (5000 / 2000 / 2000, test set randomly rotated; Cen et al. 2024, Table 3)", "",
               "MSE × 10⁻². Published relative times are the paper's (GPU); ours are measured here (CPU).", "",
               "| task | model | ours MSE ×10⁻² | published | ours time / egnn | published | budget "
               "| equivariance error |",
               "| --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
-    for k, task in enumerate(HEGNN_TASKS):
+    for task in HEGNN_TASKS:
         for name, r in _rows(records, task):
-            m = r["metrics"]
-            pub = HEGNN_TABLE.get(name)
-            lines.append(f"| {task} | {name} | {100 * m['mse']:.3f} | {_fmt(pub[0][k] if pub else None, 3)} | "
-                         f"{m['time_relative_to_egnn']:.2f} | {_fmt(pub[1][k] if pub else None, 3)} | {_budget(r)} | "
+            m = _numbers(r)
+            mse, time = published(task, name, "mse_x100"), published(task, name, "time_relative_to_egnn")
+            lines.append(f"| {task} | {name} | {100 * m['mse']:.3f} | {_fmt(mse, 3)} | "
+                         f"{m['time_relative_to_egnn']:.2f} | {_fmt(time, 3)} | {_budget(r)} | "
                          f"{m['equivariance_error']:.1e} |")  # fmt: skip
     lines += ["", "## Autoregressive rollouts (test split, chained 1000-step jumps)", "",
               "| task | model | scale | MSE h1 | h2 | h3 | h4 | energy drift h1 | h4 | true-trajectory drift h4 |",
               "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
     for task in ("nbody5", *HEGNN_TASKS):
         for name, r in _rows(records, task):
-            m = r["metrics"]
+            m = _numbers(r)
             mse = " | ".join(_fmt(m.get(f"rollout_mse_h{h}")) for h in range(1, 5))
             drift = " | ".join(
                 _fmt(m.get(k), 3) for k in ("energy_drift_h1", "energy_drift_h4", "true_energy_drift_h4")

@@ -20,6 +20,8 @@ def test_a_benchmark_step_trains_every_model(name, backend, precision):
     before = [p.detach().clone() for p in model.parameters()]
     step = our_step(model, batch, backend, precision=precision)
     step()
+    if not before:  # a parameter-free model (copy-last): its step is the forward pass and the loss, no optimiser
+        return
     moved = [not torch.equal(a, b.detach()) for a, b in zip(before, model.parameters(), strict=True)]
     assert sum(moved) >= len(moved) // 2, f"{name}: the step left most parameters unchanged"
     assert all(p.dtype == torch.float32 for p in model.parameters())

@@ -68,6 +68,7 @@ def server(fixture_store, data_root):
             proc.kill()
 
 
+@pytest.mark.slow
 def test_task_page_in_a_real_browser(server):
     chromium, driver_path = _browser()
     from selenium import webdriver

@@ -14,6 +14,12 @@ from bench.leaderboard import compare, store
 from bench.leaderboard.schema import check_record
 
 
+@pytest.fixture(autouse=True)
+def _private_index_cache(tmp_path, monkeypatch):
+    """The store's indexes go to this test's own cache folder, never to the user's ~/.cache."""
+    monkeypatch.setenv(store.CACHE_ENV, str(tmp_path / "index-cache"))
+
+
 def _frame(rows):
     base = {"source": "official", "task_version": 1, "scale": "tiny", "backend": "torch", "primary_metric": "mae",
             "lower_is_better": True, "n_parameters": 10, "train_time_s": 1.0, "time_per_epoch_s": 0.5,
@@ -47,7 +53,8 @@ def test_load_validates_and_indexes(session_runs, tmp_path):
     records = store.load(None, [root])
     assert len(records.frame) == 6 and not records.invalid
     assert set(records.frame["model"]) == {"pair-force-net", "velocitynet"}
-    assert (root / store.INDEX_NAME).is_file()
+    assert store.index_path(root).is_file() and store.index_path(root).parent == tmp_path / "index-cache"
+    assert not list(root.rglob("*.parquet"))  # nothing written beside the records
     # a broken record is listed with its reason; a changed record is re-read, not served from the index
     broken, changed = sorted(root.rglob("result.json"))[:2]
     broken.write_text("{not json")
@@ -63,11 +70,15 @@ def test_load_validates_and_indexes(session_runs, tmp_path):
 def test_schema_names_each_bad_field(session_runs):
     record = json.loads(next(session_runs.rglob("result.json")).read_text())
     assert check_record(record) == []
-    bad = {**record, "seed": "0", "metrics": {**record["metrics"], "mae": "x"}, "schema_version": 1}
+    bad = {**record, "seed": "0", "metrics": {**record["metrics"], "mae": "x"}}
     del bad["data_checksum"]
     fields = dict(check_record(bad))
     assert fields["seed"].startswith("must be an integer") and fields["data_checksum"] == "missing"
+    assert "mae" in " ".join(fields) and len(fields) == 3
     assert "not a supported schema version" in dict(check_record({**record, "schema_version": 99}))["schema_version"]
+    assert (
+        "version 1 records are no longer read" in dict(check_record({**record, "schema_version": 1}))["schema_version"]
+    )
 
 
 def test_bench_results_prints_the_aggregate(session_runs, capsys):

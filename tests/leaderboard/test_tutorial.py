@@ -36,7 +36,7 @@ def test_the_tutorial_end_to_end(tmp_path, data_root, capsys, monkeypatch):
 
     code, out, err = _bench(capsys, RUN, f"out={runs}", f"data_dir={data_root}", "progress=false")
     assert code == 0, err
-    assert "sweep finished: 6 succeeded, 0 failed" in out
+    assert "sweep finished: 6 done, 0 failed" in out
 
     code, out, _ = _bench(capsys, RESULTS, "--runs", str(runs))
     assert code == 0

@@ -108,7 +108,9 @@ def test_interrupted_generation_leaves_nothing(tmp_path, monkeypatch):
 def test_concurrent_generation_of_the_same_dataset(tmp_path, monkeypatch):
     """A second process that finishes first: the rename finds a full folder; ours verifies and uses it."""
     card = task_card("spring")
-    forces = D.family("forces")
+    from bench.family import get_family
+
+    forces = get_family("forces")
     original = forces.generate
 
     def generate_while_another_process_does(card_, scale, progress=True):

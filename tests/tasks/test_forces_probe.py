@@ -50,11 +50,20 @@ def test_runs_record_the_probe_figure_and_inputs(tmp_path, data_root):
     from bench.config import compose
     from bench.run import run
 
-    cfg = compose(["task=spring", "model=gnn-bottleneck", "scale=tiny", f"out={tmp_path}", f"data_dir={data_root}",
-                   "progress=false"])  # fmt: skip
+    cfg = compose(
+        [
+            "task=spring",
+            "model=gnn-bottleneck",
+            "scale=tiny",
+            f"out={tmp_path}",
+            f"data_dir={data_root}",
+            "progress=false",
+            "sr=none",
+        ]
+    )  # fmt: skip  (symbolic regression: test_forces_symbolic.py)
     path = run(cfg)
     record = json.loads(path.read_text())
-    probe = record["probes"]["force_probe"]
+    probe = record["analyses"]["force_probe"]
     assert record["metrics"]["force_r2_robust"] == probe["r2_robust"]
     assert (path.parent / probe["figure"]).stat().st_size > 1000
     inputs = np.load(path.parent / probe["inputs"])
@@ -65,6 +74,11 @@ def test_runs_record_the_probe_figure_and_inputs(tmp_path, data_root):
     snapshots = min(2000, test["position"].shape[0] * test["position"].shape[1])
     assert inputs["messages"].shape == (snapshots * 12, 2) and inputs["pair_force"].shape == (snapshots * 12, 2)
     assert ForceProbe()(dict(inputs))["r2_robust"] == pytest.approx(probe["r2_robust"])
+    # the probe's chosen messages are saved with the predictions; the evaluator re-scores the R² from them
+    with np.load(path.parent / "predictions.npz") as z:
+        chosen = z["edge_messages_pred"]
+    columns = [c["component"] for c in probe["components"]]
+    assert np.array_equal(chosen, inputs["messages"][:, columns].astype(np.float32))
 
 
 def test_a_constant_message_scores_zero_not_nan():

@@ -34,7 +34,7 @@ def test_report_groups_seeds_and_shows_published_numbers(runs, tmp_path, capsys)
 
 def test_report_rejects_unknown_names(tmp_path, capsys):
     assert main(["report", "family=force"]) == 2
-    assert "unknown report family 'force'; did you mean 'forces'?" in capsys.readouterr().err
+    assert "unknown task family 'force'; did you mean 'forces'? valid: forces, nbody" in capsys.readouterr().err
     assert main(["report", "family=forces", "--systems", "sprin", "--out", str(tmp_path / "r.md")]) == 2
     assert "unknown report system 'sprin'; did you mean 'spring'?" in capsys.readouterr().err
     assert not (tmp_path / "r.md").exists()
@@ -42,7 +42,7 @@ def test_report_rejects_unknown_names(tmp_path, capsys):
 
 @pytest.mark.parametrize(
     "argv, expected",
-    [(["report", "--help"], "bench report family=forces --run"), (["report", "family=forces", "--help"], "--epochs")],
+    [(["report", "--help"], "bench report family=NAME --help"), (["report", "family=forces", "--help"], "--epochs")],
 )
 def test_report_help(argv, expected, capsys):
     with pytest.raises(SystemExit) as e:
@@ -55,7 +55,7 @@ def _with_front(record: dict, seed: int, recovered: list[bool]) -> dict:
     front = [{"latex": f"c_{{{seed},{k}}} \\Delta x", "recovered": ok} for k, ok in enumerate(recovered)]
     symbolic = {"recovered": all(recovered), "recovered_on_front": all(recovered),
                 "components": [{"front": [e]} for e in front]}  # fmt: skip
-    return {**record, "seed": seed, "probes": {**record["probes"], "symbolic": symbolic}}
+    return {**record, "seed": seed, "analyses": {**record["analyses"], "symbolic": symbolic}}
 
 
 def test_report_shows_a_seed_whose_every_component_was_recovered(runs):

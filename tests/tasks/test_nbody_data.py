@@ -37,9 +37,39 @@ def test_same_bytes_twice_and_seed_changes_them(tmp_path):
 
 @pytest.mark.parametrize("name", ["nbody5", "nbody5h"])
 def test_matches_committed_official_manifest(name, data_root):
-    ds = D.generate_dataset(task_card(name), "tiny", root=data_root, progress=False)
-    official = json.loads((D.OFFICIAL_MANIFESTS / f"{name}-v1-tiny.json").read_text())
+    card = task_card(name)
+    ds = D.generate_dataset(card, "tiny", root=data_root, progress=False)
+    official = json.loads(D.official_manifest_path(name, int(card.version), "tiny").read_text())
     assert ds.checksum == official["checksum"]
+
+
+def test_test_rotations_do_not_depend_on_the_blas_kernel():
+    """The rotated test set's bytes are the same under every OpenBLAS kernel (a QR decomposition's were not)."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("from bench.config import task_card; from bench.tasks.nbody.generate import generate; "
+            "from bench.tasks.data import checksum; "
+            "print(checksum(generate(task_card('nbody5h'), 'tiny', progress=False)[0]))")  # fmt: skip
+    sums = set()
+    for kernel in ("Haswell", "Sandybridge", "Prescott"):
+        env = {**os.environ, "OPENBLAS_CORETYPE": kernel}
+        sums.add(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                                check=True).stdout.strip())  # fmt: skip
+    assert len(sums) == 1
+
+
+def test_random_rotations_are_rotations():
+    from bench.tasks.nbody.generate import random_rotations, rotate
+
+    R = random_rotations(500, [0, 2])
+    assert np.allclose(R @ R.transpose(0, 2, 1), np.eye(3), atol=1e-12) and np.allclose(np.linalg.det(R), 1)
+    v = np.random.default_rng(1).standard_normal((500, 2, 4, 3))
+    assert np.allclose(rotate(R, v), np.einsum("sab,sfnb->sfna", R, v), atol=1e-12)
+    # Haar: the rotated z axis is uniform on the sphere (each coordinate's mean ≈ 0, second moment ≈ 1/3)
+    z = R[:, :, 2]
+    assert np.abs(z.mean(0)).max() < 0.1 and np.abs((z**2).mean(0) - 1 / 3).max() < 0.05
 
 
 def test_splits_frames_and_the_simulation_behind_them(data_root):

@@ -1,0 +1,71 @@
+"""Family F's panel on the leaderboard's task page: each run's messages against the true pair force, the
+probe's R² and the equations symbolic regression found (``ForcesFamily.app_panels``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+
+def _label(row) -> str:
+    return f"{row['model']}{' (local)' if row['source'] == 'local' else ''} · {row['backend']} · seed {row['seed']}"
+
+
+def force_law_panel(rows: pd.DataFrame, read_record) -> None:
+    """The probe panel for the runs of ``rows`` whose model exposes edge messages."""
+    with_probe = rows[rows["capabilities"].str.contains("edge_messages")]
+    if not len(with_probe):
+        return
+    st.subheader("Force law: messages against the true pair force")
+    labels = [_label(r) for _, r in with_probe.iterrows()]
+    pick = st.selectbox("run", range(len(labels)), format_func=lambda i: labels[i], key="probe-run")
+    show_probe(with_probe.iloc[pick]["run_dir"], read_record)
+
+
+def probe_points(run_dir: str, read_record) -> pd.DataFrame | None:
+    """The message-vs-force scatter of one run: from its submitted sample or its full probe inputs."""
+    from bench.leaderboard.submit import PROBE_SAMPLE_NAME, probe_sample
+
+    path = Path(run_dir)
+    record = read_record(run_dir)
+    if (path / PROBE_SAMPLE_NAME).is_file():
+        with np.load(path / PROBE_SAMPLE_NAME) as z:
+            sample = {k: z[k] for k in z.files}
+    else:
+        sample = probe_sample(path, record)
+    if sample is None:
+        return None
+    parts = []
+    for k, comp in enumerate(sample["component"]):
+        parts.append(pd.DataFrame({"linear combination of true force": sample["fitted_force"][:, k],
+                                   "message (standardised)": sample["message"][:, k],
+                                   "component": f"message {int(comp)}"}))  # fmt: skip
+    return pd.concat(parts, ignore_index=True)
+
+
+def show_probe(run_dir: str, read_record) -> None:
+    record = read_record(run_dir)
+    probes = record.get("analyses") or {}
+    probe = probes.get("force_probe")
+    if probe:
+        st.markdown(f"R² robust **{probe['r2_robust']:.4f}**, full **{probe['r2_full']:.4f}** "
+                    "(d most important components, each fitted as a + b·F)")  # fmt: skip
+    points = probe_points(run_dir, read_record)
+    if points is not None:
+        st.scatter_chart(points, x="linear combination of true force", y="message (standardised)",
+                         color="component", height=320)  # fmt: skip
+    elif probe:
+        st.caption("no probe inputs were kept with this run")
+    symbolic = probes.get("symbolic")
+    if symbolic and symbolic.get("components"):
+        st.markdown(f"**Recovered equation** (symbolic regression, {symbolic.get('engine', '?')}): "
+                    f"{'law recovered ✅' if symbolic.get('recovered') else 'law not recovered'}")  # fmt: skip
+        for comp in symbolic["components"]:
+            if comp.get("latex"):
+                st.latex(f"\\phi_{{{comp.get('component', '')}}} \\approx {comp['latex']}")
+                st.caption(f"message {comp.get('component')}: complexity {comp.get('complexity')}, "
+                           f"mse {comp.get('mse', float('nan')):.3g}, "
+                           f"{'recovered' if comp.get('recovered') else 'not recovered'}")  # fmt: skip
