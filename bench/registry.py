@@ -1,6 +1,7 @@
 """The one registry of tasks and models, used by the CLI, the runner and the tests alike.
 
-Tasks are the cards in ``tasks/conf/task/``; models are the cards in ``baselines/conf/model/`` plus the
+Tasks are the cards of the registered task families (``bench.family``: each family's ``conf/task/``
+folder); models are the cards in ``baselines/conf/model/`` plus the
 models that installed packages declare in the entry-point group ``bench.models``. A model in a file of
 one's own is named by its path (``model=path/to/my_model.py:MyNet``, see ``bench.loading``). Every card
 names its class as ``module:Class`` or ``file.py:Class``, imported by the one function below, so the

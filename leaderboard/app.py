@@ -197,6 +197,13 @@ def page_task(frame: pd.DataFrame) -> None:
     speed = rows.groupby(["model", "backend"])["time_per_epoch_s"].mean().reset_index()
     st.bar_chart(speed, x="model", y="time_per_epoch_s", color="backend", stack=False, height=260)
     st.caption("Training time per epoch (s), mean over seeds; measured on each run's own machine.")
+    diagnostics = [c for c in rows.columns if c.startswith(store.DIAGNOSTIC_PREFIX) and rows[c].notna().any()]
+    if diagnostics:
+        st.subheader("Diagnostics")
+        shown = rows.groupby(["model", "backend"])[diagnostics].mean().reset_index()
+        shown.columns = [c.removeprefix(store.DIAGNOSTIC_PREFIX) for c in shown.columns]
+        st.dataframe(shown, hide_index=True, width="stretch", key="diagnostics-table")
+        st.caption("Measured on each run's own machine (timings), mean over seeds: shown, never ranked.")
 
     from bench.family import get_family
 

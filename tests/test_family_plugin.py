@@ -75,6 +75,7 @@ def test_run_writes_records_of_both_models(toy_runs):
     assert net["task_family"] == "toy" and set(net["metrics"]) == {"mae", "within_tol"}
     assert net["metric_table"]["within_tol"]["direction"] == "higher"
     assert net["predictions"]["arrays"] == ["position_pred"]
+    assert net["diagnostics"]["forward_time_s"] > 0 and net["analyses"]["mean_displacement"] > 0
     # the stay-put baseline's error is exactly |x' - x| of the data
     assert stay["metrics"]["mae"] == pytest.approx(stay["metrics"]["mae"]) and 0.02 < stay["metrics"]["mae"] < 0.2
 
@@ -99,6 +100,12 @@ def test_results_rank_by_each_metrics_direction(toy_runs, tmp_path):
     assert mae[low_mae][1] < mae[high_mae][1] and tol[low_tol][1] < tol[high_tol][1]
     assert (mae[low_mae][0], mae[high_mae][0]) == (1, 2)  # mae: lower is better
     assert (tol[high_tol][0], tol[low_tol][0]) == (1, 2)  # within_tol: higher is better
+
+
+def test_a_diagnostic_is_never_ranked(toy_runs, capsys):
+    code = main(["results", "--source", "local", "--runs", str(toy_runs), "--metric", "forward_time_s"])
+    assert code == 2
+    assert "'forward_time_s' is a diagnostic measured on each run's own machine" in capsys.readouterr().err
 
 
 def test_submit_dry_run_accepts_the_toy_runs(toy_runs, data_root, tmp_path, capsys):
@@ -139,6 +146,6 @@ def test_app_task_page_of_the_toy_family(toy_runs, data_root, monkeypatch):
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.title[0].value == "Task: toy1"
-    assert "Toy panel" in [h.value for h in at.subheader]
+    assert {"Toy panel", "Diagnostics"} <= {h.value for h in at.subheader}
     table = at.dataframe[0].value
     assert {"toynet (local) · torch", "stayput (local) · torch"} <= set(table["entry"])

@@ -1,27 +1,36 @@
 """Family F, force-law recovery (Cranmer et al. 2020): simulators, datasets, batches, evaluator.
 
-The family's contract with the core is ``bench.tasks.forces.family.ForcesFamily``."""
+The family's contract with the core is ``bench.tasks.forces.family.ForcesFamily``. The names below are
+imported on first use, so that finding the family (configuration, the store, the app) does not import
+torch.
+"""
 
-from bench.tasks.forces.evaluator import Evaluator
-from bench.tasks.forces.family import ForcesFamily
-from bench.tasks.forces.generate import DATA_KEYS, generate
-from bench.tasks.forces.loader import ForcesData as TaskData
-from bench.tasks.forces.loader import reference_batch_size, task_spec
-from bench.tasks.forces.probe import ForceProbe, probe_model
-from bench.tasks.forces.probe import plot as plot_probe
-from bench.tasks.forces.systems import POTENTIALS, SYSTEMS
+from __future__ import annotations
 
-__all__ = [
-    "ForceProbe",
-    "ForcesFamily",
-    "plot_probe",
-    "probe_model",
-    "DATA_KEYS",
-    "POTENTIALS",
-    "SYSTEMS",
-    "Evaluator",
-    "TaskData",
-    "generate",
-    "reference_batch_size",
-    "task_spec",
-]
+import importlib
+from typing import Any
+
+_LAZY = {
+    "ForceProbe": ("bench.tasks.forces.probe", "ForceProbe"),
+    "ForcesFamily": ("bench.tasks.forces.family", "ForcesFamily"),
+    "plot_probe": ("bench.tasks.forces.probe", "plot"),
+    "probe_model": ("bench.tasks.forces.probe", "probe_model"),
+    "DATA_KEYS": ("bench.tasks.forces.generate", "DATA_KEYS"),
+    "POTENTIALS": ("bench.tasks.forces.systems", "POTENTIALS"),
+    "SYSTEMS": ("bench.tasks.forces.systems", "SYSTEMS"),
+    "Evaluator": ("bench.tasks.forces.evaluator", "Evaluator"),
+    "TaskData": ("bench.tasks.forces.loader", "ForcesData"),
+    "generate": ("bench.tasks.forces.generate", "generate"),
+    "reference_batch_size": ("bench.tasks.forces.loader", "reference_batch_size"),
+    "task_spec": ("bench.tasks.forces.loader", "task_spec"),
+}
+__all__ = list(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(module), attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'bench.tasks.forces' has no attribute '{name}'")

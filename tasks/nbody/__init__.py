@@ -1,20 +1,31 @@
 """Family N, n-body rollout (Satorras et al. 2021; Cen et al. 2024): simulator, datasets, batches, evaluators.
 
-The family's contract with the core is ``bench.tasks.nbody.family.NBodyFamily``."""
+The family's contract with the core is ``bench.tasks.nbody.family.NBodyFamily``. The names below are
+imported on first use, so that finding the family does not import torch.
+"""
 
-from bench.tasks.nbody.evaluator import Evaluator, RolloutEvaluator
-from bench.tasks.nbody.family import NBodyFamily
-from bench.tasks.nbody.generate import DATA_KEYS, generate
-from bench.tasks.nbody.loader import NBodyData as TaskData
-from bench.tasks.nbody.loader import reference_batch_size, task_spec
+from __future__ import annotations
 
-__all__ = [
-    "DATA_KEYS",
-    "Evaluator",
-    "NBodyFamily",
-    "RolloutEvaluator",
-    "TaskData",
-    "generate",
-    "reference_batch_size",
-    "task_spec",
-]
+import importlib
+from typing import Any
+
+_LAZY = {
+    "DATA_KEYS": ("bench.tasks.nbody.generate", "DATA_KEYS"),
+    "Evaluator": ("bench.tasks.nbody.evaluator", "Evaluator"),
+    "NBodyFamily": ("bench.tasks.nbody.family", "NBodyFamily"),
+    "RolloutEvaluator": ("bench.tasks.nbody.evaluator", "RolloutEvaluator"),
+    "TaskData": ("bench.tasks.nbody.loader", "NBodyData"),
+    "generate": ("bench.tasks.nbody.generate", "generate"),
+    "reference_batch_size": ("bench.tasks.nbody.loader", "reference_batch_size"),
+    "task_spec": ("bench.tasks.nbody.loader", "task_spec"),
+}
+__all__ = list(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(module), attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'bench.tasks.nbody' has no attribute '{name}'")

@@ -37,7 +37,9 @@ def _home(name):
     return HOME_TASK[str(model_card(name).families[0])]
 
 
+@cache
 def _model(name, task="charge", n=4, d=2):
+    """Built once per module (tests only evaluate it; ``_evaluate`` clears the gradients first)."""
     cfg = compose([f"model={name}", f"task={task}", f"task.n_particles={n}", f"task.dim={d}"])
     torch.manual_seed(0)
     return build_model(cfg, get_family(str(cfg.task.family)).task_spec(cfg.task)).double().eval()
@@ -133,7 +135,7 @@ def test_parity_on_random_graphs(model_name, backend, seed):
 @pytest.mark.parametrize("model_name", model_names())
 def test_parity_on_real_batches(model_name, backend, data_root):
     for card, batch in real_batches(data_root, families=set(model_card(model_name).families)):
-        model = _model(model_name, task=card.name, n=card.n_particles, d=card.dim)
+        model = _model(model_name, task=str(card.name), n=int(card.n_particles), d=int(card.dim))
         # the reference: pure-PyTorch index operations (the dense path is a backend under test too)
         reference_batch = get_backend("torch").bind(batch)
         reference_batch.ops = IndexOps(reference_batch)

@@ -16,7 +16,7 @@ import torch
 import bench
 from bench.batch import flat_nodes, from_dense
 from bench.evaluation import TaskEvaluator
-from bench.family import Family, Metric
+from bench.family import Analysis, Family, Metric
 from bench.model import TaskSpec, mlp
 
 SPLITS = {"train": 0.6, "val": 0.2, "test": 0.2}
@@ -86,6 +86,19 @@ class ToyFamily(Family):
 
     def truth(self, card, data, names):
         return {"position_true": data.targets("test")["position"]}
+
+    def analyse(self, model, data, backend, device, cfg, directory):
+        """A forward pass timed on this machine (a diagnostic) and the mean predicted displacement."""
+        import time
+
+        batch, _ = data.batch("test", torch.arange(data.num_samples("test")))
+        batch = backend.bind(batch.to(device))
+        start = time.perf_counter()
+        with torch.no_grad():
+            out = model(batch)
+        elapsed = time.perf_counter() - start
+        moved = float((out - batch.position).norm(dim=-1).mean())
+        return Analysis(analyses={"mean_displacement": moved}, diagnostics={"forward_time_s": elapsed})
 
     def app_panels(self, rows, read_record):
         import streamlit as st
