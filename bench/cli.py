@@ -107,12 +107,18 @@ def _sweep(combos: list[list[str]]) -> int:
     from bench.run import run
 
     print(f"sweep: {len(combos)} runs")
+    configs = []
+    for overrides in combos:  # every job's configuration and values are checked before any job starts
+        try:
+            configs.append(compose(overrides))
+        except BenchError as e:
+            raise BenchError(f"sweep job '{' '.join(overrides)}': {e}; no job was started") from None
     outcomes: list[tuple[str, str, str]] = []
-    for k, overrides in enumerate(combos, 1):
+    for k, (overrides, cfg) in enumerate(zip(combos, configs, strict=True), 1):
         job = " ".join(overrides)
         print(f"\n[{k}/{len(combos)}] bench run {job}")
         try:
-            path = run(compose(overrides))
+            path = run(cfg)
             outcomes.append((job, "done", str(path)))
             print(f"result record: {path}")
         except BenchError as e:
@@ -170,22 +176,33 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_data(args: argparse.Namespace) -> int:
+    import json
+
     from bench.config import compose
-    from bench.tasks.data import generate_dataset
+    from bench.tasks.data import checksum, data_params, generate_dataset, official_manifest_path
 
     cfg = compose(args.overrides)
-    ds = generate_dataset(cfg.task, str(cfg.scale.name), root=cfg.data_dir, force=args.force, progress=cfg.progress)
+    scale = str(cfg.scale.name)
+    ds = generate_dataset(cfg.task, scale, root=cfg.data_dir, force=args.force, progress=cfg.progress)
     from bench.family import get_family
 
+    digest = checksum(ds.arrays)  # of the arrays themselves, not what a (possibly edited) manifest says
     splits = sorted({k.split("/")[0] for k in ds.arrays})
     sizes = {s: int(next(v for k, v in ds.arrays.items() if k.startswith(f"{s}/")).shape[0]) for s in splits}
     print(f"dataset: {ds.path}")
-    print(f"checksum: {ds.checksum}")
+    print(f"checksum: {digest}")
     print(f"split sizes (simulations): {sizes}")
     print(f"generation: {get_family(str(cfg.task.family)).describe_generation(ds.manifest['generation'])}")
-    official = ds.manifest.get("official_checksum")
-    if official:
-        print(f"official: {'matches' if official == ds.checksum else 'DIFFERS: ' + official}")
+    official_path = official_manifest_path(str(cfg.task.name), int(cfg.task.version), scale)
+    if official_path.is_file():  # the committed official manifest: the only one that can say "official"
+        try:
+            official = json.loads(official_path.read_text())
+        except (OSError, ValueError) as e:
+            raise BenchError(f"the official manifest {official_path} cannot be read ({type(e).__name__}: {e}); "
+                             "reinstall the package") from None  # fmt: skip
+        if isinstance(official, dict) and official.get("params") == data_params(cfg.task, scale):
+            verdict = "matches" if official.get("checksum") == digest else f"DIFFERS: {official.get('checksum')}"
+            print(f"official: {verdict} ({official_path.name})")
     return 0
 
 

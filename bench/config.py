@@ -12,6 +12,7 @@ a prompt). ``-m`` sweeps (``seed=0,1,2``) are expanded with Hydra's own override
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import cache
@@ -310,10 +311,132 @@ def expand_sweep(overrides: Sequence[str]) -> list[list[str]]:
     return [list(combo) for combo in itertools.product(*axes)]
 
 
+SEED_LIMIT = 2**32
+"""Seeds lie in ``[0, 2**32)``: numpy's limit (``np.random.seed``), so that every generator takes them."""
+
+SIZE_HPARAMS = frozenset({
+    "hidden", "layers", "depth", "width", "heads", "channels", "units", "blocks", "identity", "product",
+    "constant", "degree", "max_degree", "features", "components", "experts", "rank", "neighbours", "neighbors",
+})  # fmt: skip
+SIZE_SUFFIXES = ("_dim", "_dims", "_size", "_layers", "_hidden", "_heads", "_channels", "_units", "_width",
+                 "_depth", "_blocks", "_degree", "_features", "_count")  # fmt: skip
+SIZE_PREFIXES = ("n_", "num_")
+"""A model hyper-parameter is a size or a count (at least 1) when its name is one of ``SIZE_HPARAMS``, ends
+with one of ``SIZE_SUFFIXES`` or starts with one of ``SIZE_PREFIXES``; every other integer hyper-parameter
+must be at least 0. Null (a model's own default) is always allowed."""
+
+_UNSET = object()
+
+
+def show_value(value: object) -> str:
+    """A configuration value as the command line spells it (``null``, ``true``, ``-1``, ``nan``)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+def out_of_range(key: str, value: object, valid: str) -> BenchError:
+    """``model.train.batch_size=-1 is out of range; valid: an integer >= 1, or null for ...``"""
+    return BenchError(f"{key}={show_value(value)} is out of range; valid: {valid}")
+
+
+def check_range(
+    key: str,
+    value: object,
+    *,
+    integer: bool = False,
+    minimum: float | None = None,
+    above: float | None = None,
+    below: float | None = None,
+    null: str | None = None,
+    note: str = "",
+) -> None:
+    """Raise ``out_of_range`` unless ``value`` is a (finite) number, an integer with ``integer``, with
+    ``value >= minimum``, ``value > above`` and ``value < below`` where given; None is valid when ``null``
+    says what it means (``"the task's reference batch"``; ``""``: plain null). For the core's keys, the
+    task cards' (``Family.check_card``) and a family's options (``Family.check_run``) alike. ``note``: a
+    reason shown after the range (``"a size or a count"``)."""
+    kind = "an integer" if integer else "a finite number"
+    bounds = [f">= {minimum:g}" if minimum is not None else "", f"> {above:g}" if above is not None else "",
+              f"< {below}" if below is not None else ""]  # fmt: skip
+    valid = " ".join([kind, " and ".join(b for b in bounds if b)]).strip() + (f" ({note})" if note else "")
+    if null is not None:
+        valid += f", or null{' for ' + null if null else ''}"
+    if value is None:
+        if null is None:
+            raise out_of_range(key, value, valid)
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not isinstance(value, int)):
+        raise out_of_range(key, value, valid)
+    if not math.isfinite(value):
+        raise out_of_range(key, value, valid)
+    if (minimum is not None and value < minimum) or (above is not None and value <= above):
+        raise out_of_range(key, value, valid)
+    if below is not None and value >= below:
+        raise out_of_range(key, value, valid)
+
+
+def is_size_hparam(name: str) -> bool:
+    """Whether a model hyper-parameter named ``name`` is a size or a count (see ``SIZE_HPARAMS``)."""
+    return name in SIZE_HPARAMS or name.endswith(SIZE_SUFFIXES) or name.startswith(SIZE_PREFIXES)
+
+
+def _check_hparams(values: object, path: str, name: str) -> None:
+    """Every integer hyper-parameter (in nested mappings and lists too) is >= 0, a size or count >= 1."""
+    if isinstance(values, dict):
+        for key, value in values.items():
+            _check_hparams(value, f"{path}.{key}", str(key))
+    elif isinstance(values, list):
+        for k, value in enumerate(values):
+            _check_hparams(value, f"{path}[{k}]", name)
+    elif isinstance(values, int) and not isinstance(values, bool):
+        if is_size_hparam(name):
+            check_range(path, values, integer=True, minimum=1, null="", note=f"'{name}' is a size or a count")
+        else:
+            check_range(path, values, integer=True, minimum=0, null="", note="an integer hyper-parameter")
+
+
+def _check_core_values(cfg: DictConfig) -> None:
+    """The ranges of the run-level, scale and training keys every task shares (before any data)."""
+
+    def get(key: str) -> object:
+        return OmegaConf.select(cfg, key, default=_UNSET)
+
+    integer_checks = [  # key, minimum, below, what null means (None: not allowed)
+        ("scale.epochs", 1, None, None),  # a model without parameters is not trained whatever the epochs
+        ("scale.patience", 1, None, "no early stopping"),
+        ("scale.max_steps_per_epoch", 1, None, "every batch of the training split"),
+        ("model.train.batch_size", 1, None, "the task's reference batch"),
+        ("threads", 1, None, "torch's default"),
+        ("seed", 0, SEED_LIMIT, None),
+    ]
+    for key, minimum, below, null in integer_checks:
+        value = get(key)
+        if value is not _UNSET:
+            check_range(key, value, integer=True, minimum=minimum, below=below, null=null)
+    for key, kwargs in (
+        ("model.train.lr", {"above": 0}),
+        ("model.train.weight_decay", {"minimum": 0}),
+        ("model.train.grad_clip", {"above": 0, "null": "no clipping"}),
+    ):
+        value = get(key)
+        if value is not _UNSET:
+            check_range(key, value, **kwargs)  # type: ignore[arg-type]
+    hparams = get("model.hparams")
+    if isinstance(hparams, DictConfig):
+        _check_hparams(OmegaConf.to_container(hparams, resolve=True), "model.hparams", "hparams")
+
+
 def _check_values(cfg: DictConfig) -> None:
+    """Every value in its range, before any data is generated: the device, the core's numeric keys
+    (``_check_core_values``), the model's integer hyper-parameters, then the task card (its family's
+    ``check_card``). Each error names the key, the bad value and the valid range."""
     device = str(cfg.device)
     if not (device in ("auto", "cpu", "cuda") or device.startswith("cuda:")):
         raise BenchError(f"bad device '{device}'; valid: auto, cpu, cuda, cuda:N")
+    _check_core_values(cfg)
     from bench.family import get_family
 
     get_family(str(cfg.task.family)).check_card(cfg.task)

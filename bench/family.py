@@ -20,7 +20,8 @@ generation and manifest facts     ``data_keys``, ``generate``, ``describe_genera
 loading splits, batches, targets  ``load(dataset, card)``: a ``TaskData`` whose ``batch`` returns
                                   ``(batch, targets)``: the targets never enter the batch
 the ``TaskSpec``                  ``task_spec``
-batch sizes, the objective        ``batch_size``, ``eval_batch_size``, ``objective``
+batch sizes, the objective        ``batch_size``, ``eval_batch_size``, ``objective``; ``loss_bound``: the
+                                  loss above which training has diverged
 the official evaluator            ``evaluator(card)``: dict in, dict out, with its ``metric_table``
 what is saved and re-scored       ``collect``: named prediction arrays; ``truth``: the true arrays the
                                   evaluator compares them with (regenerable by anyone)
@@ -178,6 +179,13 @@ class Family:
             raise unknown("loss", loss, LOSSES)
         target, fn = str(card.target), LOSSES[loss]
         return lambda outputs, targets: fn(outputs[target].float(), targets[target])
+
+    def loss_bound(self, card: Any, zero_loss: float) -> float:
+        """The training or validation loss (the objective) above which a run has diverged: training stops
+        with ``TrainingDiverged`` and nothing is recorded. ``zero_loss``: the objective of predicting zero
+        on the first training batch. Default: ``1e6 × max(zero_loss, 1)`` (the floor keeps the bound sane for
+        targets near zero). Not applied to a model with its own ``loss``."""
+        return 1e6 * max(float(zero_loss), 1.0)
 
     # -- evaluation ---------------------------------------------------------------------------------
     def evaluator(self, card: Any) -> TaskEvaluator:

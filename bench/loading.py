@@ -29,12 +29,13 @@ from typing import Any
 
 import yaml
 
+from bench import records
 from bench.errors import BenchError, suggest
 
 ENTRY_POINT_GROUP = "bench.models"
 DEFAULTS_FILE = Path(__file__).resolve().parent / "conf" / "model_defaults.yaml"
 CARD_KEYS = ("name", "class", "version", "families", "hparams", "train", "per_family", "description", "source")
-NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+NAME_PATTERN = re.compile(records.NAME_PATTERN)
 _REGISTERED: dict[str, dict[str, Any]] = {}
 """Option key in the Hydra ``model`` group → the outside card registered under it."""
 OPTION_PREFIX = "_outside_"

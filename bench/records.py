@@ -17,6 +17,10 @@ SCHEMA_VERSION = 2
 """Version of the result record: ``bench.leaderboard.schema.ResultRecord`` declares its fields."""
 RECORD_NAME = "result.json"
 PREDICTIONS_NAME = "predictions.npz"
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]*$"
+"""Every name that becomes a path (a model, a task, a card's name): lower case letters, digits, '_', '.', '-',
+starting with a letter or digit (so never '..', never a '/'). Used by ``bench.loading``, the record schema and
+``bench submit``."""
 
 
 def __getattr__(name: str) -> Any:

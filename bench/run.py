@@ -9,7 +9,6 @@ the result record.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from bench import identity
 from bench.backends import Backend, get_backend
 from bench.errors import BenchError, unknown
 from bench.family import Analysis, Family, get_family
@@ -28,27 +28,36 @@ from bench.registry import check_compatible, model_class
 from bench.tasks.data import Dataset, generate_dataset
 from bench.train import PRECISIONS, TrainConfig, TrainResult, train
 
-VOLATILE_KEYS = ("progress", "out", "resume", "threads", "device", "data_dir", "compile")
-"""Keys that do not change what a run trains (they stay out of the run's identity), together with every
-family's own option groups (``Family.option_groups``): the same command with another such option
-re-evaluates the finished run in its folder."""
+VOLATILE_KEYS = identity.VOLATILE_KEYS
+"""Keys that do not change what a run trains (see ``bench.identity``)."""
 
 
-def config_hash(cfg: DictConfig) -> str:
-    from bench.config import family_groups
-
-    plain = OmegaConf.to_container(cfg, resolve=True)
-    assert isinstance(plain, dict)
-    for key in (*VOLATILE_KEYS, *family_groups()):
-        plain.pop(key, None)
-    if plain.get("precision") == "fp32":  # runs from before the key existed were fp32: keep their folders
-        plain.pop("precision")
-    return hashlib.sha256(json.dumps(plain, sort_keys=True).encode()).hexdigest()[:8]
+def config_hash(cfg: DictConfig | dict[str, Any], data_checksum: str | None = None) -> str:
+    """The run's identity: its configuration (without ``VOLATILE_KEYS`` and the families' option groups) and
+    the checksum of the dataset it trains on (``bench.identity.config_hash``; None: the configuration alone).
+    Works on a composed configuration and on a record's ``config``."""
+    return identity.config_hash(cfg, data_checksum)
 
 
-def run_dir(cfg: DictConfig) -> Path:
-    """``<out>/<task>/<model>/<scale>-seed<seed>-<config hash>``: the same configuration, the same folder."""
-    name = f"{cfg.scale.name}-seed{cfg.seed}-{config_hash(cfg)}"
+def dataset_checksum(cfg: DictConfig) -> str:
+    """The checksum of the dataset at ``cfg.data_dir`` as its manifest says (without loading the arrays)."""
+    from bench.tasks.data import dataset_dir
+
+    manifest = dataset_dir(cfg.task, str(cfg.scale.name), cfg.data_dir) / "manifest.json"
+    try:
+        return str(json.loads(manifest.read_text())["checksum"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise BenchError(f"no readable dataset manifest at {manifest}: a run's folder is named by its data's "
+                         f"checksum; generate it with: bench data task={cfg.task.name} "
+                         f"scale={cfg.scale.name}") from None  # fmt: skip
+
+
+def run_dir(cfg: DictConfig, data_checksum: str | None = None) -> Path:
+    """``<out>/<task>/<model>/<scale>-seed<seed>-<config hash>``: the same configuration on the same data, the
+    same folder; ``data_checksum`` None: that of the dataset at ``cfg.data_dir`` (``dataset_checksum``)."""
+    if data_checksum is None:
+        data_checksum = dataset_checksum(cfg)
+    name = f"{cfg.scale.name}-seed{cfg.seed}-{config_hash(cfg, data_checksum)}"
     return Path(cfg.out) / str(cfg.task.name) / str(cfg.model.name) / name
 
 
@@ -92,6 +101,24 @@ class Prepared:
     directory: Path
 
 
+def _check_folders(cfg: DictConfig) -> None:
+    """Before any data is simulated: ``out`` must be a writable folder (or creatable as one); ``data_dir`` too,
+    unless the dataset is already there (a shared read-only data folder is fine to read). Removes the
+    temporary files a killed earlier run of this configuration left in its run folder."""
+    from bench.io import check_writable_dir, remove_stale_partials
+    from bench.tasks.data import dataset_dir
+
+    check_writable_dir(cfg.out, "out")
+    existing = dataset_dir(cfg.task, str(cfg.scale.name), cfg.data_dir)
+    if not ((existing / "manifest.json").is_file() and (existing / "dataset.npz").is_file()):
+        check_writable_dir(cfg.data_dir, "data_dir")
+    try:
+        directory = run_dir(cfg)
+    except BenchError:  # no dataset yet, so no run folder of this configuration either
+        return
+    remove_stale_partials(directory)
+
+
 def prepare(cfg: DictConfig) -> Prepared:
     """Check the configuration (before any data is generated), then build the data, the model and the
     training settings; writes the run folder's ``config.yaml``."""
@@ -106,12 +133,13 @@ def prepare(cfg: DictConfig) -> Prepared:
     device = resolve_device(str(cfg.device))
     backend = get_backend(str(cfg.backend.name))
 
+    _check_folders(cfg)
     dataset = generate_dataset(task, str(cfg.scale.name), root=cfg.data_dir, progress=cfg.progress)
     data = family.load(dataset, task)
     torch.manual_seed(int(cfg.seed))
     model = build_model(cfg, family.task_spec(task)).to(device)
     train_cfg = TrainConfig.from_config(cfg, family.batch_size(task), family.eval_batch_size(task))
-    directory = run_dir(cfg)
+    directory = run_dir(cfg, dataset.checksum)
     directory.mkdir(parents=True, exist_ok=True)
     atomic_write_text(directory / "config.yaml", OmegaConf.to_yaml(cfg))
     if cfg.progress:
@@ -126,7 +154,9 @@ def fit(p: Prepared) -> TrainResult:
     """Train the model (resuming from the run folder's last checkpoint); the best weights are loaded."""
     objective = p.family.objective(p.cfg.task, p.train_cfg.loss)
     return train(p.model, p.data, p.train_cfg, p.backend, p.device, p.directory, seed=int(p.cfg.seed),
-                 objective=objective, resume=bool(p.cfg.resume), progress=bool(p.cfg.progress))  # fmt: skip
+                 objective=objective, resume=bool(p.cfg.resume), progress=bool(p.cfg.progress),
+                 identity=run_identity(p),
+                 loss_bound=lambda zero: p.family.loss_bound(p.cfg.task, zero))  # fmt: skip
 
 
 def collect(p: Prepared) -> dict[str, np.ndarray]:
@@ -189,15 +219,42 @@ def record(
             "history": result.history,
         },  # fmt: skip
         "config": OmegaConf.to_container(cfg, resolve=True),
-        "config_hash": config_hash(cfg),
+        "config_hash": config_hash(cfg, p.dataset.checksum),
         "environment": environment(str(p.device)),
     }
+    check_own_record(p.directory, run_identity(p))
     return write_record(p.directory / RECORD_NAME, entry)
+
+
+def run_identity(p: Prepared) -> dict[str, str]:
+    """What a run's checkpoint and record must agree on: its folder hash and its dataset's checksum."""
+    return {"config_hash": config_hash(p.cfg, p.dataset.checksum), "data_checksum": p.dataset.checksum}
+
+
+def check_own_record(directory: Path, expected: dict[str, str]) -> None:
+    """A finished record in ``directory`` is never replaced by another run's (the same run re-evaluated, e.g.
+    with another ``sr=``, may replace its own): a ``BenchError`` naming both identities otherwise."""
+    path = directory / RECORD_NAME
+    if not path.exists():
+        return
+    try:
+        old = json.loads(path.read_text())
+        theirs = {key: old[key] for key in expected}
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise BenchError(f"{path} exists but cannot be read as a result record ({type(e).__name__}: {e}); "
+                         f"not overwriting it: delete the folder {directory} to run again") from None  # fmt: skip
+    if theirs != expected:
+        raise BenchError(
+            f"{path} is the record of another run (config_hash {theirs['config_hash']}, data "
+            f"{theirs['data_checksum']}), not of this one (config_hash {expected['config_hash']}, data "
+            f"{expected['data_checksum']}); not overwriting it: move the folder {directory} away or delete it"
+        )
 
 
 def run(cfg: DictConfig) -> Path:
     """Train and evaluate one configuration; returns the path of its result record."""
     p = prepare(cfg)
+    check_own_record(p.directory, run_identity(p))  # before training: another run's record is never replaced
     result = fit(p)
     predictions = collect(p)
     metrics, analysis = evaluate(p, predictions)

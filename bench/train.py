@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -167,6 +168,32 @@ def _own_val_loss(model: Model, data, backend, device, batch_size: int) -> float
     return total / max(n, 1)
 
 
+def check_output_shapes(model: Model, outputs: dict[str, Tensor], targets: dict[str, Tensor]) -> None:
+    """Every named output that has a target has the target's shape (no broadcasting), else a ``BenchError``
+    naming the model class, the output and both shapes."""
+    for name, value in outputs.items():
+        if name in targets and tuple(value.shape) != tuple(targets[name].shape):
+            raise BenchError(
+                f"{type(model).__name__}.forward returned '{name}' of shape {tuple(value.shape)}; expected "
+                f"{tuple(targets[name].shape)}, the shape of the target '{name}' (stopped before the first "
+                f"training step: the loss would broadcast the two)"
+            )
+
+
+def _loss_bound(data: Any, cfg: TrainConfig, device: torch.device, objective, loss_bound) -> float | None:
+    """The bound on the objective: ``loss_bound`` (default ``Family.loss_bound``'s rule) of the objective of
+    predicting zero on the first training batch (its first samples, not augmented: the same on a resume)."""
+    from bench.family import Family
+
+    index = torch.arange(min(data.num_samples("train"), cfg.batch_size))
+    _, targets = data.batch("train", index)
+    targets = {k: v.to(device) for k, v in targets.items()}
+    with torch.no_grad():
+        zero = float(objective({k: torch.zeros_like(v) for k, v in targets.items()}, targets))
+    bound = float(loss_bound(zero) if loss_bound is not None else Family().loss_bound(None, zero))
+    return bound if math.isfinite(bound) else None
+
+
 def train(
     model: Model,
     data: Any,
@@ -178,10 +205,18 @@ def train(
     objective,
     resume: bool = True,
     progress: bool = True,
+    identity: dict[str, str] | None = None,
+    loss_bound: Callable[[float], float] | None = None,
 ) -> TrainResult:
     """Train ``model`` on ``data``'s train split; keeps the best-validation weights in ``run_dir/best.pt``.
 
-    ``objective(outputs, targets)``: the task's default loss, used unless the model defines ``loss``."""
+    ``objective(outputs, targets)``: the task's default loss, used unless the model defines ``loss``.
+    ``identity``: what the run is (``bench.run.run_identity``: its folder hash and data checksum), written
+    into every checkpoint; resuming from a checkpoint of another identity is refused.
+    ``loss_bound(zero_loss)``: the task's bound on the objective (``Family.loss_bound`` for the task's card;
+    None: the default rule), given the objective of predicting zero on the first training batch; a training
+    or validation loss above it stops training with ``TrainingDiverged``. Not applied to a model's own
+    ``loss``. Before the first optimiser step every named output with a target must have its shape."""
     from tqdm.auto import tqdm
 
     mixed = autocast(cfg.precision, device)  # checks the name before any work
@@ -203,8 +238,7 @@ def train(
     state = {"epoch": 0, "best_val": math.inf, "best_epoch": -1, "bad_epochs": 0, "history": [], "time": 0.0}
     last_path, best_path = run_dir / "last.pt", run_dir / "best.pt"
     if resume and last_path.exists():
-        # On the CPU first: the generator state must stay a CPU tensor; load_state_dict moves the rest.
-        ckpt = torch.load(last_path, map_location="cpu", weights_only=False)
+        ckpt = _load_checkpoint(last_path, identity)
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
         sched.load_state_dict(ckpt["scheduler"])
@@ -215,6 +249,8 @@ def train(
             print(f"resuming from {last_path} after epoch {state['epoch']}")
 
     stopped_early = False
+    bound = None if own_loss else _loss_bound(data, cfg, device, objective, loss_bound)
+    shapes_checked = False
     while state["epoch"] < cfg.epochs:
         epoch = state["epoch"]
         if cfg.patience is not None and epoch > 0 and state["bad_epochs"] >= cfg.patience:
@@ -233,6 +269,9 @@ def train(
             batch, targets = backend.bind(batch.to(device)), {k: v.to(device) for k, v in targets.items()}
             with mixed:
                 outputs = named_outputs(forward(batch), model.spec.target, model)
+                if not shapes_checked:  # before the first step: a broadcast loss would train on nonsense
+                    check_output_shapes(model, outputs, targets)
+                    shapes_checked = True
                 loss = model.loss(outputs, targets, batch) if own_loss else objective(outputs, targets)
                 total = loss + as_tensor(model.regularization(batch), loss).float()
             if not torch.isfinite(total):
@@ -240,19 +279,33 @@ def train(
                     f"training diverged: loss is {total.item()} at epoch {epoch + 1}, step {step + 1}; "
                     f"try a lower learning rate (model.train.lr={cfg.lr})"
                 )
+            value = loss.item()
             opt.zero_grad(set_to_none=True)
             total.backward()
             if cfg.grad_clip:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             opt.step()
             sched.step()
-            running += loss.item()
+            running += value
             count += 1
             if step % 20 == 0:
                 bar.set_postfix(loss=f"{running / count:.4g}")
+        # the epoch's mean training loss, not one step's: a single spike the model recovers from is not a divergence
+        if bound is not None and running / max(count, 1) > bound:
+            raise TrainingDiverged(
+                f"training diverged: the mean training loss {running / count:.4g} of epoch {epoch + 1} is above "
+                f"the task's bound {bound:.4g} (Family.loss_bound: by default 1e6 times the loss of predicting "
+                f"zero); try a lower learning rate (model.train.lr={cfg.lr}); nothing was recorded"
+            )
         val = _val_loss(model, data, backend, device, cfg, objective)
         if not math.isfinite(val):
             raise TrainingDiverged(f"training diverged: validation loss is {val} after epoch {epoch + 1}")
+        if bound is not None and val > bound:
+            raise TrainingDiverged(
+                f"training diverged: the validation loss {val:.4g} after epoch {epoch + 1} (its last step: {count}) "
+                f"is above the task's bound {bound:.4g} (Family.loss_bound: by default 1e6 times the loss "
+                f"of predicting zero); try a lower learning rate (model.train.lr={cfg.lr}); nothing was recorded"
+            )
         elapsed = time.perf_counter() - t0
         state["history"].append({"epoch": epoch + 1, "train_loss": running / max(count, 1), "val_loss": val,
                                  "time_s": elapsed, "lr": opt.param_groups[0]["lr"]})  # fmt: skip
@@ -273,6 +326,7 @@ def train(
             "generator": generator.get_state(),
             "torch_rng": torch.get_rng_state(),
             "state": state,
+            "identity": identity,
         }
         _atomic_save(checkpoint, last_path)
 
@@ -285,3 +339,33 @@ def train(
 
 def _atomic_save(obj: Any, path: Path) -> None:
     atomic_write(path, lambda f: torch.save(obj, f))
+
+
+CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "generator", "torch_rng", "state")
+_RESUME_HINT = "delete the run folder {folder} to train again from the start, or pass resume=false"
+
+
+def _load_checkpoint(path: Path, identity: dict[str, str] | None) -> dict[str, Any]:
+    """The checkpoint at ``path`` if it is this run's (its ``identity`` equals ``identity``); a ``BenchError``
+    naming the file for an unreadable one or another run's. Read with ``weights_only``: a checkpoint holds
+    tensors and plain values, never code, so a file copied in from elsewhere cannot run anything."""
+    hint = _RESUME_HINT.format(folder=path.parent)
+    try:
+        # On the CPU first: the generator state must stay a CPU tensor; load_state_dict moves the rest.
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise BenchError(f"the checkpoint {path} cannot be read (truncated or not a checkpoint: {reason[:200]}); "
+                         f"{hint}") from None  # fmt: skip
+    if not isinstance(ckpt, dict) or any(k not in ckpt for k in CHECKPOINT_KEYS):
+        raise BenchError(f"the checkpoint {path} is not a training checkpoint (it lacks "
+                         f"{', '.join(k for k in CHECKPOINT_KEYS if not isinstance(ckpt, dict) or k not in ckpt)}); "
+                         f"{hint}")  # fmt: skip
+    theirs = ckpt.get("identity")
+    if identity is not None and theirs != identity:
+        said = (f"config_hash {theirs.get('config_hash')}, data {theirs.get('data_checksum')}"
+                if isinstance(theirs, dict) else "no identity: written by an older version or by hand")  # fmt: skip
+        raise BenchError(f"the checkpoint {path} belongs to another run ({said}), not to this one "
+                         f"(config_hash {identity.get('config_hash')}, data {identity.get('data_checksum')}); "
+                         f"refusing to resume from it: {hint}")  # fmt: skip
+    return ckpt

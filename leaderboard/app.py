@@ -299,6 +299,9 @@ def page_model(frame: pd.DataFrame) -> None:
                 if card.get(key) is not None:
                     value = ", ".join(card[key]) if isinstance(card[key], list) else card[key]
                     st.markdown(f"**{key.replace('_', ' ')}**: {value}")
+            shown = rows[rows["source"] == "official"] if (rows["source"] == "official").any() else rows
+            weighted = sum((Path(d) / "best.pt").is_file() for d in shown["run_dir"])  # submit.WEIGHTS_NAME
+            st.markdown(f"**weights**: available ({weighted} runs)" if weighted else "**weights**: not available")
             with st.expander("full card"):
                 st.code(yaml.safe_dump(card, sort_keys=False), language="yaml")
     with right:

@@ -80,6 +80,10 @@ def results(args) -> int:
     from bench.leaderboard import store
 
     official, local = _store_args(args)
+    if args.csv:
+        from bench.io import check_writable_file
+
+        check_writable_file(args.csv, "--csv")  # before anything is read: a bad path writes nothing
     records = store.load(official, local)
     frame = store.filter_frame(records.frame, task=args.task, scale=args.scale, model=args.model)
     if frame.empty:
@@ -106,9 +110,11 @@ def results(args) -> int:
 
 
 def submit(args) -> int:
+    from bench.io import check_writable_dir
     from bench.leaderboard import submit as sub
     from bench.leaderboard.store import mean_pm_std
 
+    check_writable_dir(args.out, "--out")  # before the (long) validation: a bad path writes nothing
     print(f"validating {len(args.run_dirs)} path(s) and card {args.card} (re-evaluating every run's predictions) ...")
     submission = sub.validate(args.run_dirs, args.card, args.data_dir)
     if submission.problems:

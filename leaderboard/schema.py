@@ -31,7 +31,7 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from bench.errors import suggest
-from bench.records import SCHEMA_VERSION
+from bench.records import NAME_PATTERN, SCHEMA_VERSION
 
 SUPPORTED_SCHEMA_VERSIONS = (2,)
 assert SCHEMA_VERSION in SUPPORTED_SCHEMA_VERSIONS, "ResultRecord must describe bench.records.SCHEMA_VERSION"
@@ -42,7 +42,6 @@ CONFIG_SECTIONS = ("task", "model", "backend", "scale", "seed")
 CAPABILITIES = ("edge_messages", "node_embeddings", "interaction", "hidden_field", "edge_types", "equation")
 
 SHA256_PATTERN = r"^sha256:[0-9a-f]{64}$"
-NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]*$"
 CONFIG_HASH_PATTERN = r"^[0-9a-f]{8}$"
 URL_PATTERN = r"^https?://\S+$"
 _PATTERN_HINTS = {

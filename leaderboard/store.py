@@ -5,10 +5,13 @@ model: ``card.yaml`` and ``<task>/<scale>-seed<k>-<hash>/result.json``) and a us
 (``runs/<task>/<model>/<scale>-seed<k>-<hash>/result.json``). Every ``result.json`` below a root is a record.
 
 Reading 10,000 JSON files takes seconds, so each root has an index (one flat row per record plus its file's
-size and modification time); a later read parses only the records that are new or changed since. The indexes
-live in a user cache folder, never beside the records (the official store may sit read-only in site-packages):
-``$BENCH_CACHE_DIR``, else ``$XDG_CACHE_HOME/particlebench``, else ``~/.cache/particlebench``, one file per root
-named by a hash of its resolved path. Without a writable cache folder every read parses every record.
+size, modification time and the SHA-256 of its bytes); a later read parses only the records whose bytes are
+new or changed since (hashing is far cheaper than validating). Record files are read defensively: only regular
+files (a FIFO cannot hang the reader), at most ``MAX_RECORD_BYTES``, nesting too deep for the JSON parser named
+as invalid. The indexes live in a user cache folder, never beside the records (the official store may sit
+read-only in site-packages): ``$BENCH_CACHE_DIR``, else ``$XDG_CACHE_HOME/particlebench``, else
+``~/.cache/particlebench``, one file per root named by a hash of its resolved path. Without a writable cache
+folder every read parses every record.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import hashlib
 import io
 import json
 import os
+import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bench.identity import config_id
 from bench.io import atomic_write_bytes
 from bench.leaderboard.schema import check_record, format_errors
 from bench.records import RECORD_NAME
@@ -32,15 +37,19 @@ from bench.records import RECORD_NAME
 OFFICIAL_ROOT = Path(__file__).resolve().parent / "results"
 CACHE_ENV = "BENCH_CACHE_DIR"
 """Environment variable naming the folder of the store indexes (default: the XDG cache folder)."""
-INDEX_NAME = "index-{key}.parquet"
+ROW_FORMAT = 2
+"""The columns ``flatten`` writes (2: with ``config_id`` and metric directions); an index of rows of another
+format is another file, so it is never mixed with the rows of today's code."""
+INDEX_NAME = "index-{key}-r" + str(ROW_FORMAT) + ".parquet"
 """File name of a root's index in ``cache_dir()``; ``key``: the first 16 hex digits of the SHA-256 of its path."""
 METRIC_PREFIX = "m:"
 DIRECTION_PREFIX = "lower:"
 """Column ``lower:<metric>``: whether lower is better for that metric (from the record's metric table)."""
 DIAGNOSTIC_PREFIX = "diag:"
 """Column ``diag:<name>``: a machine-dependent diagnostic (a timing): shown, never ranked."""
-GROUP_KEYS = ["source", "task", "task_version", "scale", "model", "backend"]
-"""One leaderboard entry: a model on a task version and scale, on one backend, from one source."""
+GROUP_KEYS = ["source", "task", "task_version", "scale", "data_checksum", "model", "backend", "config_id"]
+"""One leaderboard entry, one experiment: a model in one configuration (``config_id``: all of it but the seed)
+on a task version, scale and dataset, on one backend, from one source; its records are its seeds."""
 MIN_SEEDS = 3
 """Distinct seeds an entry needs to be ranked."""
 
@@ -64,6 +73,7 @@ def flatten(record: dict[str, Any]) -> dict[str, Any]:
         "task_version": int(record["task_version"]),
         "scale": record["scale"],
         "data_checksum": record["data_checksum"],
+        "config_id": config_id(record["config"]),
         "model": record["model"],
         "model_version": int(record["model_version"]),
         "model_family": model_family(model_class),
@@ -93,25 +103,80 @@ def _lower_is_better(record: dict[str, Any], metric: str) -> bool:
     return (record.get("metric_table") or {}).get(metric, {}).get("direction", "lower") == "lower"
 
 
+MAX_RECORD_BYTES = 5_000_000
+"""A record file larger than this is not read (it is listed as invalid with its size)."""
+MAX_SCAN_DEPTH = 12
+"""Folders deeper than this below a root are not searched for records (a record sits 2–3 levels down)."""
+
+
+def _read_bytes(path: Path) -> bytes:
+    """The bytes of a record file; ``ValueError`` (with the reason) for anything but a regular file of at most
+    ``MAX_RECORD_BYTES``. Opened without blocking, so a FIFO named ``result.json`` cannot hang the reader."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ValueError("not a regular file")
+        if st.st_size > MAX_RECORD_BYTES:
+            raise ValueError(f"{st.st_size:,} bytes, over the {MAX_RECORD_BYTES:,}-byte limit of a record")
+        with os.fdopen(os.dup(fd), "rb") as f:
+            data = f.read(MAX_RECORD_BYTES + 1)
+    finally:
+        os.close(fd)
+    if len(data) > MAX_RECORD_BYTES:
+        raise ValueError(f"over the {MAX_RECORD_BYTES:,}-byte limit of a record")
+    return data
+
+
 def _read_one(path: Path) -> dict[str, Any]:
     try:
-        record = json.loads(path.read_bytes())
-    except (OSError, ValueError) as e:
+        data = _read_bytes(path)
+    except ValueError as e:
+        return {"_error": f"{path.name} skipped: {e}"}
+    except OSError as e:
+        return {"_error": f"cannot be read ({type(e).__name__}: {e})"}
+    try:
+        record = json.loads(data)
+    except RecursionError:
+        return {"_error": "cannot be read as JSON (nested too deeply)"}
+    except ValueError as e:
         return {"_error": f"cannot be read as JSON ({type(e).__name__}: {e})"}
-    errors = check_record(record)
-    if errors:
-        return {"_error": format_errors(errors)}
-    return flatten(record)
+    if not isinstance(record, dict):
+        return {"_error": f"not a record: a JSON {type(record).__name__}, not an object"}
+    try:
+        errors = check_record(record)
+        if errors:
+            return {"_error": format_errors(errors)}
+        return flatten(record)
+    except RecursionError:
+        return {"_error": "not a valid record (nested too deeply)"}
 
 
-def _scan(root: Path) -> dict[str, tuple[int, int]]:
-    """Every record file under ``root``: relative path → (size, mtime_ns)."""
-    found: dict[str, tuple[int, int]] = {}
+def _scan(root: Path) -> dict[str, tuple[int, int, str, str | None]]:
+    """Every record file under ``root``: relative folder → (size, mtime_ns, sha256 of its bytes, problem).
+
+    ``problem`` (a reason; then no hash) for a record file that is not a regular file, too large or unreadable.
+    Hidden folders and folders deeper than ``MAX_SCAN_DEPTH`` are not searched; links to folders are not
+    followed (no loops)."""
+    found: dict[str, tuple[int, int, str, str | None]] = {}
+    base = len(root.parts)
     for folder, dirs, files in os.walk(root):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        if RECORD_NAME in files:
-            st = os.stat(os.path.join(folder, RECORD_NAME))
-            found[os.path.relpath(folder, root)] = (st.st_size, st.st_mtime_ns)
+        depth = len(Path(folder).parts) - base
+        dirs[:] = [d for d in dirs if not d.startswith(".")] if depth < MAX_SCAN_DEPTH else []
+        if RECORD_NAME not in files and RECORD_NAME not in dirs:
+            continue
+        rel = os.path.relpath(folder, root)
+        path = Path(folder, RECORD_NAME)
+        try:
+            st = os.stat(path)
+            data = _read_bytes(path)
+        except ValueError as e:
+            found[rel] = (-1, -1, "", f"{RECORD_NAME} skipped: {e}")
+            continue
+        except OSError as e:
+            found[rel] = (-1, -1, "", f"cannot be read ({type(e).__name__}: {e})")
+            continue
+        found[rel] = (st.st_size, st.st_mtime_ns, hashlib.sha256(data).hexdigest(), None)
     return found
 
 
@@ -139,6 +204,10 @@ def index_path(root: str | Path) -> Path | None:
     return folder / INDEX_NAME.format(key=key)
 
 
+INDEX_COLUMNS = {"_rel", "_size", "_mtime", "_sha256", "_error"}
+"""The index's own columns; a record is served from the index only if ``_sha256`` (of its bytes) matches."""
+
+
 def _read_index(root: Path) -> pd.DataFrame | None:
     path = index_path(root)
     if path is None:
@@ -147,7 +216,7 @@ def _read_index(root: Path) -> pd.DataFrame | None:
         index = pd.read_parquet(path)
     except Exception:  # a missing, unreadable, broken or foreign index is rebuilt
         return None
-    if not {"_rel", "_size", "_mtime", "_error"} <= set(index.columns):
+    if not INDEX_COLUMNS <= set(index.columns):  # an index from before content hashes, or a foreign one
         return None
     return index
 
@@ -156,6 +225,7 @@ def read_root(root: str | Path, source: str, use_index: bool = True) -> pd.DataF
     """All records under one root, one row each (invalid ones with their reasons in ``_error``).
 
     Columns: see ``flatten``, plus ``source``, ``run_dir`` (absolute), ``_rel``, ``_size``, ``_mtime``, ``_error``.
+    A record is re-read unless the index holds a row for the same bytes (SHA-256), whatever its time stamp.
     """
     root = Path(root).resolve()
     if not root.is_dir():
@@ -165,24 +235,26 @@ def read_root(root: str | Path, source: str, use_index: bool = True) -> pd.DataF
     keep: pd.DataFrame | None = None
     todo = list(found)
     if old is not None and len(old):
-        stamp = pd.Series([found.get(r, (-1, -1)) for r in old["_rel"]], index=old.index)
-        fresh = (stamp.str[0] == old["_size"]) & (stamp.str[1] == old["_mtime"])
-        keep = old[fresh.to_numpy()]
+        digests = [found[r][2] if r in found else None for r in old["_rel"]]
+        fresh = np.array([d is not None and d != "" and d == h for d, h in zip(digests, old["_sha256"], strict=True)])
+        keep = old[fresh]
         known = set(keep["_rel"])
         todo = [r for r in found if r not in known]
     rows = []
     for rel in todo:
-        row = _read_one(root / rel / RECORD_NAME)
-        row["_rel"], (row["_size"], row["_mtime"]) = rel, found[rel]
+        size, mtime, digest, problem = found[rel]
+        row = {"_error": problem} if problem else _read_one(root / rel / RECORD_NAME)
+        row["_rel"], row["_size"], row["_mtime"], row["_sha256"] = rel, size, mtime, digest
         rows.append(row)
     new = pd.DataFrame(rows)
     frame = new if keep is None else pd.concat([keep, new], ignore_index=True) if len(new) else keep
-    if "_error" not in frame.columns:
-        frame["_error"] = None
+    for column in ("_error", "_rel", "_size", "_mtime", "_sha256"):
+        if column not in frame.columns:
+            frame[column] = None
     frame = frame.reset_index(drop=True)
     if use_index and (todo or old is None or len(keep if keep is not None else []) != len(old)):
         _write_index(root, frame)
-    frame = frame.copy()
+    frame = frame.drop(columns=["_sha256"])
     frame["source"] = source
     frame["run_dir"] = [str(root / r) for r in frame["_rel"]] if len(frame) else []
     return frame
@@ -192,12 +264,12 @@ def _write_index(root: Path, frame: pd.DataFrame) -> None:
     path = index_path(root)
     if path is None:
         return
-    buf = io.BytesIO()
-    frame.to_parquet(buf, index=False)
     try:
+        buf = io.BytesIO()
+        frame.to_parquet(buf, index=False)
         atomic_write_bytes(path, buf.getvalue())
-    except OSError:  # without a writable cache folder the store is read every time
-        pass
+    except (OSError, ValueError, TypeError, ImportError):  # no writable cache folder (or a row parquet refuses):
+        pass  # the store is read in full every time
 
 
 @dataclass
@@ -258,6 +330,8 @@ def aggregate(frame: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
         df["value"] = df[column]
         df["lower_is_better"] = df[DIRECTION_PREFIX + metric].fillna(True).astype(bool)
     df = df[df["value"].notna()]
+    if "config_id" not in df.columns:  # a frame made by hand: one configuration per model
+        df["config_id"] = ""
     grouped = df.groupby(GROUP_KEYS + ["metric"], sort=True, dropna=False)
     out = grouped.agg(
         mean=("value", "mean"),
@@ -273,7 +347,6 @@ def aggregate(frame: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
         task_family=("task_family", "first"),
         capabilities=("capabilities", "first"),
         model_version=("model_version", "max"),
-        data_checksum=("data_checksum", "first"),
     ).reset_index()
     out["n_parameters"] = out["n_parameters"].round().astype("int64")
     ranked = out["n_seeds"] >= MIN_SEEDS
@@ -291,14 +364,26 @@ def mean_pm_std(mean: float, std: float, digits: int = 4) -> str:
 
 
 def results_table(agg: pd.DataFrame) -> pd.DataFrame:
-    """The human-readable table of ``aggregate``'s output, as ``bench results`` prints it."""
+    """The human-readable table of ``aggregate``'s output, as ``bench results`` prints it. A model with entries
+    in several configurations (or on several datasets) of one task and scale shows the first 6 characters of
+    each entry's ``config_id`` (and of its data checksum) beside its name: ``gnn [3f9a1c]``."""
     if agg.empty:
         return pd.DataFrame()
+    model = agg["model"].astype(str)
+    where = [agg[k] for k in ("source", "task", "task_version", "scale", "model", "backend")]
+    if "config_id" in agg.columns:
+        ids = agg["config_id"].fillna("").astype(str)
+        several = ids.groupby(where).transform("nunique") > 1
+        model = model + np.where(several, " [" + ids.str[:6] + "]", "")
+    if "data_checksum" in agg.columns:
+        data = agg["data_checksum"].fillna("").astype(str).str.removeprefix("sha256:")
+        several = data.groupby(where).transform("nunique") > 1
+        model = model + np.where(several, " (data " + data.str[:6] + ")", "")
     return pd.DataFrame({
         "task": agg["task"] + " v" + agg["task_version"].astype(str),
         "scale": agg["scale"],
         "rank": agg["rank"].astype("string").fillna("–"),
-        "model": agg["model"] + np.where(agg["source"] == "local", " (local)", ""),
+        "model": model + np.where(agg["source"] == "local", " (local)", ""),
         "backend": agg["backend"],
         "metric": agg["metric"],
         "mean ± std": [mean_pm_std(m, s) for m, s in zip(agg["mean"], agg["std"], strict=True)],

@@ -7,9 +7,14 @@ Nothing in a record is trusted (OGB/Matbench style). For every run folder:
 2. its task version is the official one, and its data checksum is the official dataset's
    (``data/manifests/<task>-v<version>-<scale>.json``);
 3. ``predictions.npz`` is the file the record names (SHA-256), and the task's official evaluator, re-run on
-   it against the official test targets, gives the recorded metrics.
+   every saved array against the official true arrays, gives every recorded metric;
+4. the run proves its predictions: its weights (``best.pt``) and, for a model loaded from a file, that file
+   (SHA-256 as recorded) rebuild the model, whose predictions on the official test split must equal the
+   saved ones (targets copied in as predictions are caught here);
+5. its ``config_hash`` is what its configuration and data checksum hash to, and its folder name agrees.
 
-Across runs: one model (the card's name), at least ``MIN_SEEDS`` distinct seeds per task, scale and backend.
+Across runs: one model (the card's name) from one model file, one configuration apart from the seed, no two
+runs with byte-identical predictions, at least ``MIN_SEEDS`` distinct seeds per task, scale and backend.
 The card needs ``name, authors, paper, code_url, licence, hardware``; the parameter count, training time,
 hyper-parameters and training data are filled in from the records. Every problem is reported with its
 run folder (or ``card``), the field and the reason; one problem rejects the whole submission.
@@ -24,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 import shutil
 import tempfile
 from collections import defaultdict
@@ -39,7 +45,7 @@ from bench.io import atomic_write, atomic_write_text, save_npz
 from bench.leaderboard import schema
 from bench.leaderboard.schema import check_card, check_record
 from bench.leaderboard.store import MIN_SEEDS
-from bench.records import PREDICTIONS_NAME, RECORD_NAME
+from bench.records import NAME_PATTERN, PREDICTIONS_NAME, RECORD_NAME
 
 CARD_REQUIRED = schema.CARD_REQUIRED  # the fields of schema.SubmissionCard, declared there
 CARD_OPTIONAL = schema.CARD_OPTIONAL
@@ -48,6 +54,10 @@ CARD_NAME = "card.yaml"
 PROBE_SAMPLE_NAME = "probe_sample.npz"
 PROBE_SAMPLE_POINTS = 600
 RUN_FILES = (RECORD_NAME, PREDICTIONS_NAME, "config.yaml")
+WEIGHTS_NAME = "best.pt"  # the best-validation weights the training loop writes (bench.train)
+MODEL_FILE_NAME = "model.py"  # a copy of a file model's code (source.kind == "path")
+MODEL_CARD_NAME = "model.yaml"  # its card, when it has one (bench.loading reads it beside model.py)
+PREDICTION_RTOL, PREDICTION_ATOL = 1e-4, 1e-5  # float32 predictions recomputed on another machine
 METRIC_RTOL = 1e-9
 
 
@@ -161,6 +171,11 @@ def check_run(
     from bench.errors import BenchError as _BenchError
 
     task, version, scale = record["task"], record["task_version"], record["scale"]
+    bad_names = [Problem(where, key, f"{record[key]!r} is not a plain lower-case name (a-z, 0-9, '_', '.', '-'): "
+                         "it would become a path outside the submission folder")
+                 for key in ("task", "model") if not re.match(NAME_PATTERN, str(record[key]))]  # fmt: skip
+    if bad_names:  # names that become folders of the submission
+        return record, problems + bad_names
     try:
         official = task_card(task)
     except _BenchError as e:
@@ -193,6 +208,8 @@ def check_run(
         return record, problems
     if reevaluate:
         problems += [Problem(where, f, r) for f, r in recompute_metrics(record, pred_file, official, data_dir)]
+        if not problems:
+            problems += check_model(path, record, pred_file, official, data_dir)
     return record, problems
 
 
@@ -205,11 +222,30 @@ def official_data(card, scale: str, data_dir: str | Path = "data"):
     return fam, fam.load(generate_dataset(card, scale, root=data_dir, progress=False), card)
 
 
+def read_arrays(path: Path) -> dict[str, np.ndarray]:
+    """The numeric arrays of a ``.npz`` file; a ``ValueError`` naming the file for anything else (random bytes,
+    a truncated zip, pickled objects, which are never loaded)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if not isinstance(z, np.lib.npyio.NpzFile):
+                raise ValueError("not an .npz archive of named arrays")
+            arrays = {k: z[k] for k in z.files}
+    except Exception as e:  # hostile bytes raise many kinds: OSError, ValueError, EOFError, BadZipFile, ...
+        reason = f"{type(e).__name__}: {e}"
+        raise ValueError(f"'{path.name}' cannot be read as an .npz of numeric arrays ({reason})") from None
+    bad = [k for k, a in arrays.items() if a.dtype.kind not in "biuf"]
+    if bad:
+        raise ValueError(f"'{path.name}' holds non-numeric arrays {bad}")
+    return arrays
+
+
 def recompute_metrics(record: dict[str, Any], pred_file: Path, card, data_dir: str | Path) -> list[tuple[str, str]]:
     """Re-run the official evaluator on every saved prediction array against the official true arrays;
     every metric that disagrees, and every recorded metric the evaluator does not give, is a problem."""
-    with np.load(pred_file, allow_pickle=False) as z:
-        arrays = {k: z[k] for k in z.files}
+    try:
+        arrays = read_arrays(pred_file)
+    except ValueError as e:
+        return [("predictions.file", str(e))]
     named = sorted(record["predictions"].get("arrays") or [])
     if sorted(arrays) != named:
         return [("predictions.arrays", f"the record names {named}, but '{pred_file.name}' holds {sorted(arrays)}")]
@@ -248,11 +284,245 @@ def _same(claimed: float, value: float) -> bool:
     return both_nan or math.isclose(claimed, value, rel_tol=METRIC_RTOL, abs_tol=1e-12)
 
 
+# -- the model: the saved predictions must be the submitted model's -------------------------------------
+#
+# A run proves its predictions by carrying its model: the weights (``best.pt``; none for a parameter-free
+# model) and the code (``model.py``, a copy of a file model whose SHA-256 is the record's
+# ``config.model.source.sha256``; a shipped baseline or an installed entry point is named by its class in
+# the record). The model is rebuilt from them, re-predicts the official test split through the family's
+# ``collect`` (pure-torch backend, CPU), and every saved array must be what it predicts. Cost: one pass
+# of the model over the test split plus the family's probe, the same work as the end of ``bench run``.
+# Measured for the example PairForceNet on spring (2-core CPU, one thread): tiny (3 test simulations)
+# 0.02 s, quick (150 test simulations, 24,000 probe edges) 0.07 s, plus loading and verifying the
+# official dataset once more (0.2 s tiny, 0.3 s quick). Every array is compared in full: a family's
+# ``collect`` works on the whole test split (the probe's edges are drawn from all of it), so a random
+# subset of simulations cannot be taken generically, and at these costs it need not be.
+
+
+class ModelProblem(BenchError):
+    """Why a run's model cannot be rebuilt from what it carries: the file (or field) and the reason."""
+
+    def __init__(self, field: str, reason: str):
+        self.field, self.reason = field, reason
+        super().__init__(f"{field}: {reason}")
+
+
+def model_file(path: Path, record: dict[str, Any]) -> Path | None:
+    """The code of a model loaded from a file (None for a shipped or entry-point model): the run folder's
+    ``model.py`` (a written submission), else the file the run was made from (the submitter's machine)."""
+    source = record["config"]["model"].get("source") or {}
+    if source.get("kind") != "path":
+        return None
+    copy = path / MODEL_FILE_NAME
+    original = Path(str(source.get("file") or ""))
+    return copy if copy.is_file() or not source.get("file") or not original.is_file() else original
+
+
+def model_card_file(path: Path, record: dict[str, Any]) -> Path | None:
+    """The card file of a file model, if it had one: the run folder's ``model.yaml``, else the original."""
+    source = record["config"]["model"].get("source") or {}
+    if source.get("kind") != "path":
+        return None
+    if (path / MODEL_CARD_NAME).is_file():
+        return path / MODEL_CARD_NAME
+    card = source.get("card")
+    return Path(card) if card and Path(card).is_file() else None
+
+
+def submitted_model(path: Path, record: dict[str, Any], card) -> Any:
+    """The run's model rebuilt from its code, the record's hyper-parameters and its weights (``best.pt``);
+    raises ``ModelProblem`` naming the missing or wrong file."""
+    import torch
+
+    from bench.family import get_family
+    from bench.loading import import_class, sha256_bytes
+
+    model_cfg = record["config"]["model"]
+    source = model_cfg.get("source") or {}
+    target = str(model_cfg["class"])
+    file = model_file(path, record)
+    if file is not None:
+        if not file.is_file():
+            raise ModelProblem(MODEL_FILE_NAME, f"missing: the code of a model loaded from a file "
+                               f"('{source.get('spec')}') must be submitted beside the run's record")  # fmt: skip
+        digest = sha256_bytes(file.read_bytes())
+        if digest != source.get("sha256"):
+            raise ModelProblem(MODEL_FILE_NAME, f"'{file}' is not the model file the run was made with: its "
+                               f"SHA-256 {digest} differs from the record's model.source.sha256 "
+                               f"{source.get('sha256')} (was it edited after the run?)")  # fmt: skip
+        target = f"{file}:{target.rpartition(':')[2]}"
+    try:
+        cls = import_class(target, what=f"model '{model_cfg.get('name')}'")
+    except BenchError as e:
+        hint = "; its package must be installed to validate the run" if source.get("kind") == "entry_point" else ""
+        raise ModelProblem("config.model.class", f"{str(e).splitlines()[0]}{hint}") from None
+    hparams = dict(model_cfg.get("hparams") or {})
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(record["seed"]))  # as bench.run.prepare: a model's own buffers may be random
+            model = cls(get_family(str(card.family)).task_spec(card), **hparams)
+    except Exception as e:
+        raise ModelProblem("config.model.hparams", f"building the model with {hparams} failed: "
+                           f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None  # fmt: skip
+    weights = path / WEIGHTS_NAME
+    if not weights.is_file():
+        if any(p.numel() for p in model.parameters()):
+            raise ModelProblem(WEIGHTS_NAME, f"missing: the trained weights ({WEIGHTS_NAME}, written by bench run "
+                               "into the run folder) must be submitted with the run")  # fmt: skip
+        return model
+    try:
+        model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    except Exception as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        raise ModelProblem(WEIGHTS_NAME, f"cannot be loaded into the model: {type(e).__name__}: {first}") from None
+    return model
+
+
+_LAST_DATA: dict[tuple, Any] = {}
+
+
+def _official_data_once(card, scale: str, data_dir: str | Path):
+    """``official_data``, kept for the next run of the same dataset (a submission's runs share a few)."""
+    key = (str(card.name), int(card.version), scale, str(Path(data_dir).resolve()))
+    if key not in _LAST_DATA:
+        _LAST_DATA.clear()  # one dataset in memory at a time
+        _LAST_DATA[key] = official_data(card, scale, data_dir)
+    return _LAST_DATA[key]
+
+
+def repredict(model: Any, record: dict[str, Any], card, data_dir: str | Path) -> dict[str, np.ndarray]:
+    """The named prediction arrays the model gives on the official test split (the family's ``collect``)."""
+    import torch
+    from omegaconf import OmegaConf
+
+    from bench.backends import get_backend
+
+    fam, data = _official_data_once(card, record["scale"], data_dir)
+    cfg = OmegaConf.create(record["config"])
+    cfg.task = card  # the official task card (its checksum was checked above)
+    cfg.progress = False
+    return fam.collect(model, data, get_backend("torch"), torch.device("cpu"), cfg)
+
+
+def compare_predictions(saved: dict[str, np.ndarray], recomputed: dict[str, np.ndarray]) -> list[str]:
+    """One reason per saved array that is not what the model predicts (float32 tolerance)."""
+    lead = "the saved predictions are not what the submitted model predicts: "
+    reasons = []
+    for name, array in sorted(saved.items()):
+        if name not in recomputed:
+            reasons.append(f"{lead}the model gives no '{name}' (it gives {', '.join(sorted(recomputed)) or 'none'})")
+            continue
+        mine = np.asarray(recomputed[name])
+        if array.shape != mine.shape:
+            reasons.append(f"{lead}{name} has shape {array.shape}, the model's {mine.shape}")
+        elif not np.allclose(array, mine, rtol=PREDICTION_RTOL, atol=PREDICTION_ATOL, equal_nan=True):
+            diff = np.abs(array.astype(np.float64) - mine.astype(np.float64))
+            worst = float(np.nanmax(np.where(np.isnan(diff), np.inf, diff)))
+            reasons.append(f"{lead}{name} differs by up to {worst:.3g} (tolerance {PREDICTION_ATOL:g} + "
+                           f"{PREDICTION_RTOL:g} × |value|)")  # fmt: skip
+    return reasons
+
+
+def check_model(path: Path, record: dict[str, Any], pred_file: Path, card, data_dir: str | Path) -> list[Problem]:
+    """Rebuild the run's model from its submitted code and weights and re-predict: the saved arrays must be
+    its predictions (see the comment above ``ModelProblem``)."""
+    where = str(path)
+    try:
+        model = submitted_model(path, record, card)
+    except ModelProblem as e:
+        return [Problem(where, e.field, e.reason)]
+    try:
+        recomputed = repredict(model, record, card, data_dir)
+    except Exception as e:
+        return [Problem(where, "model", f"re-predicting the test split with the submitted model failed: "
+                        f"{type(e).__name__}: {e}")]  # fmt: skip
+    saved = read_arrays(pred_file)  # readable: recompute_metrics read it before
+    return [Problem(where, PREDICTIONS_NAME, reason) for reason in compare_predictions(saved, recomputed)]
+
+
 # -- the whole submission ------------------------------------------------------------------------------
 
 
-def check_seeds(runs: list[Run]) -> list[Problem]:
+RUN_FOLDER_PATTERN = re.compile(r"^(?P<scale>.+)-seed(?P<seed>-?\d+)-(?P<hash>[0-9a-f]{8})$")
+"""How ``bench run`` names a run folder: ``<scale>-seed<k>-<config hash>`` (``bench.run.run_dir``)."""
+
+
+def check_identity(runs: list[Run]) -> list[Problem]:
+    """Each run is what it says it is: its ``config_hash``, recomputed from its configuration and data checksum
+    (``bench.run.config_hash``), is the recorded one, and its folder is named for its scale, seed and hash. A
+    run folder copied and relabelled as another seed (the seed edited in the record) fails here."""
+    from bench.run import config_hash
+
     problems = []
+    for run in runs:
+        r, where = run.record, str(run.path)
+        recomputed = config_hash(r["config"], r["data_checksum"])
+        if recomputed != r["config_hash"]:
+            problems.append(Problem(where, "config_hash", f"the record says {r['config_hash']}, but its configuration "
+                                    f"(seed {r['seed']}) and data checksum hash to {recomputed}: the record was edited "
+                                    "after the run (a relabelled seed or configuration); submit run folders as "
+                                    "bench run wrote them"))  # fmt: skip
+        named = RUN_FOLDER_PATTERN.match(run.path.name)
+        if named is None:
+            problems.append(Problem(where, "run folder", f"'{run.path.name}' is not named as bench run names a run "
+                                    "folder (<scale>-seed<k>-<config hash>)"))  # fmt: skip
+            continue
+        if (named["scale"], int(named["seed"])) != (r["scale"], r["seed"]):
+            problems.append(Problem(where, "seed", f"the folder is named for {named['scale']} seed {named['seed']}, "
+                                    f"but its record is of {r['scale']} seed {r['seed']}: relabelled"))  # fmt: skip
+        if named["hash"] != r["config_hash"]:
+            problems.append(Problem(where, "config_hash", f"the folder is named for config hash {named['hash']}, but "
+                                    f"its record's is {r['config_hash']}: a relabelled run"))  # fmt: skip
+    return problems
+
+
+def check_configurations(runs: list[Run]) -> list[Problem]:
+    """One entry is one experiment: within a task, scale and backend every run has the same configuration
+    apart from its seed (``bench.identity.config_id``); otherwise the keys that differ are named."""
+    from bench.identity import config_differences, config_id, identity_config
+
+    problems = []
+    groups: dict[tuple, dict[str, list[Run]]] = defaultdict(lambda: defaultdict(list))
+    for run in runs:
+        r = run.record
+        groups[(r["task"], r["task_version"], r["scale"], r["backend"])][config_id(r["config"])].append(run)
+    for (task, version, scale, backend), by_config in sorted(groups.items()):
+        if len(by_config) < 2:
+            continue
+        firsts = sorted((min(members, key=lambda m: m.record["seed"]) for members in by_config.values()),
+                        key=lambda m: m.record["seed"])  # fmt: skip
+        base = firsts[0]
+        details = []
+        for other in firsts[1:]:
+            diffs = config_differences(identity_config(base.record["config"], seed=False),
+                                       identity_config(other.record["config"], seed=False))  # fmt: skip
+            details.append(f"seed {base.record['seed']} vs seed {other.record['seed']}: {'; '.join(diffs[:6])}"
+                           + (f" (and {len(diffs) - 6} more)" if len(diffs) > 6 else ""))  # fmt: skip
+        problems.append(Problem(f"{task} v{version} {scale} ({backend})", "config",
+                                f"the runs mix {len(by_config)} configurations ({' | '.join(details)}); the seeds "
+                                "of one entry must differ in their seed only: submit one configuration"))  # fmt: skip
+    return problems
+
+
+def check_duplicates(runs: list[Run]) -> list[Problem]:
+    """Two runs with byte-identical predictions are one run counted twice (a copied folder)."""
+    problems = []
+    by_file: dict[str, list[Run]] = defaultdict(list)
+    for run in runs:
+        by_file[run.record["predictions"]["sha256"]].append(run)
+    for members in by_file.values():
+        first, *copies = sorted(members, key=lambda m: (m.record["seed"], str(m.path)))
+        for copy in copies:
+            problems.append(Problem(str(copy.path), "predictions", f"seed {copy.record['seed']} and seed "
+                                    f"{first.record['seed']} ({first.path}) have byte-identical predictions: one "
+                                    "run submitted twice; each seed must be its own training run"))  # fmt: skip
+    return problems
+
+
+def check_seeds(runs: list[Run]) -> list[Problem]:
+    """Across runs: each is what it says (``check_identity``), one configuration per entry
+    (``check_configurations``), no run twice (``check_duplicates``), and ``MIN_SEEDS`` distinct seeds."""
+    problems = check_identity(runs) + check_configurations(runs) + check_duplicates(runs)
     groups: dict[tuple, list[Run]] = defaultdict(list)
     for run in runs:
         r = run.record
@@ -284,6 +554,10 @@ def _model_problems(card: dict[str, Any], runs: list[Run]) -> list[Problem]:
     versions = sorted({run.record["model_version"] for run in runs})
     if len(versions) > 1:
         problems.append(Problem("runs", "model_version", f"several versions ({versions}); submit one"))
+    codes = sorted({str(((run.record["config"].get("model") or {}).get("source") or {}).get("sha256")) for run in runs})
+    if len(codes) > 1:  # a model loaded from a file: the file's SHA-256 is its code version
+        problems.append(Problem("runs", "config.model.source.sha256", f"the runs were made with {len(codes)} "
+                                f"different model files ({', '.join(codes)}); submit runs of one code"))  # fmt: skip
     params = sorted({run.record["n_parameters"] for run in runs})
     if "parameters" in card and card["parameters"] not in params:
         problems.append(Problem("card", "parameters", f"{card['parameters']}, but the records count "
@@ -363,13 +637,28 @@ def probe_sample(
     }
 
 
+def run_files(run: Run) -> list[tuple[str, Path]]:
+    """(name in the run's submission folder, source file): the record, predictions and configuration, the
+    weights (when the run has them) and, for a model loaded from a file, its code and its card."""
+    files = [(name, run.path / name) for name in RUN_FILES]
+    if (run.path / WEIGHTS_NAME).is_file():
+        files.append((WEIGHTS_NAME, run.path / WEIGHTS_NAME))
+    code = model_file(run.path, run.record)
+    if code is not None:
+        files.append((MODEL_FILE_NAME, code))
+        card = model_card_file(run.path, run.record)
+        if card is not None:
+            files.append((MODEL_CARD_NAME, card))
+    return files
+
+
 def planned_files(sub: Submission) -> list[tuple[str, Path | None, int]]:
     """(path inside the submission folder, source file or None when generated, size in bytes)."""
     files: list[tuple[str, Path | None, int]] = [(CARD_NAME, None, len(yaml.safe_dump(sub.card, sort_keys=False)))]
     for run in sub.runs:
         rel = f"{run.record['task']}/{run.path.name}"
-        for name in RUN_FILES:
-            files.append((f"{rel}/{name}", run.path / name, (run.path / name).stat().st_size))
+        for name, source in run_files(run):
+            files.append((f"{rel}/{name}", source, source.stat().st_size))
         if (sub_probe := (run.record.get("analyses") or {}).get("force_probe")) and (
             run.path / str(sub_probe.get("inputs", ""))
         ).is_file():
@@ -391,8 +680,8 @@ def write(sub: Submission, out: str | Path = "submissions", force: bool = False)
         for run in sub.runs:
             folder = tmp / run.record["task"] / run.path.name
             folder.mkdir(parents=True, exist_ok=True)
-            for name in RUN_FILES:
-                shutil.copy2(run.path / name, folder / name)
+            for name, source in run_files(run):
+                shutil.copy2(source, folder / name)
             sample = probe_sample(run.path, run.record)
             if sample is not None:
                 atomic_write(folder / PROBE_SAMPLE_NAME, lambda f, s=sample: save_npz(f, s))

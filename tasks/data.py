@@ -21,8 +21,10 @@ import errno
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +35,7 @@ from omegaconf import OmegaConf
 
 from bench.errors import DataError, unknown
 from bench.family import get_family
-from bench.io import save_npz
+from bench.io import STALE_AGE_S, check_writable_dir, save_npz, write_error
 
 MANIFEST_SCHEMA = 1
 OFFICIAL_MANIFESTS = Path(__file__).resolve().parent / "manifests"
@@ -114,19 +116,59 @@ class Dataset:
         return out
 
 
-def _regenerate_hint(card, scale: str) -> str:
-    return f"regenerate it with: bench data task={card.name} scale={scale} --force"
+def _data_command(card, scale: str, root: str | Path) -> str:
+    """The ``bench data`` command of this very dataset: its task, scale, variant keys and ``data_dir=``."""
+    from bench.config import task_card
+
+    words = [f"bench data task={card.name} scale={scale}"]
+    params, default = data_params(card, scale), data_params(task_card(str(card.name)), scale)
+    for key, value in params.items():
+        if key != "simulations" and default.get(key) != value:
+            words.append(f"task.{key}={json.dumps(value, separators=(',', ':'))}")
+    words.append(f"data_dir={root}")
+    return " ".join(words)
+
+
+def _regenerate_hint(card, scale: str, root: str | Path = "data") -> str:
+    return f"regenerate it with: {_data_command(card, scale, root)} --force"
+
+
+_TEMP_NAME = "[a-z0-9_]{8}"  # what tempfile.mkdtemp adds to its prefix
+
+
+def _remove_stale_temporaries(path: Path, max_age_s: float = STALE_AGE_S) -> None:
+    """Remove the temporary folders (``.<scale>-XXXXXXXX``) of the dataset at ``path`` that a killed
+    generation left behind, older than ``max_age_s`` (a live one is renamed into place within seconds)."""
+    pattern = re.compile(rf"\.{re.escape(path.name)}-{_TEMP_NAME}")
+    try:
+        leftovers = [p for p in path.parent.iterdir() if pattern.fullmatch(p.name)]
+    except OSError:
+        return
+    for p in leftovers:
+        try:
+            if p.is_dir() and not p.is_symlink() and time.time() - p.stat().st_mtime > max_age_s:
+                shutil.rmtree(p, ignore_errors=True)
+        except OSError:
+            pass
+
+
+def _complete(path: Path) -> bool:
+    return (path / "manifest.json").is_file() and (path / "dataset.npz").is_file()
 
 
 def generate_dataset(card, scale: str, root: str | Path = "data", force: bool = False, progress: bool = True):
     """Generate (or, if present and intact, verify) the dataset; returns a ``Dataset``.
 
     Written into a temporary folder and renamed into place, so an interrupted generation leaves
-    nothing half-written behind.
+    nothing half-written behind (and the leftovers of a killed one are removed after an hour). A folder
+    without its manifest or its arrays is incomplete: it is regenerated as with ``force``.
     """
     path = dataset_dir(card, scale, root)
-    if path.exists() and not force:
+    _remove_stale_temporaries(path)
+    if not force and _complete(path):
         return load(card, scale, root)
+    replace = force or os.path.lexists(path)
+    check_writable_dir(root, "data_dir")  # before the simulation, not after it
     params = data_params(card, scale)
     arrays, info = get_family(str(card.family)).generate(card, scale, progress=progress)
     digest = checksum(arrays)
@@ -150,35 +192,56 @@ def generate_dataset(card, scale: str, root: str | Path = "data", force: bool = 
             "on it are marked with their own checksum and cannot be submitted as official.",
             stacklevel=2,
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
+    tmp: Path | None = None
+    old: Path | None = None
     try:
-        with open(tmp / "dataset.npz", "wb") as f:
-            save_npz(f, arrays)
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
-        if force and path.exists():
-            shutil.rmtree(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
+            with open(tmp / "dataset.npz", "wb") as f:
+                save_npz(f, arrays)
+            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+            if replace:
+                # Move the old folder aside (one atomic rename; another process regenerating it at the same
+                # time may have moved it already), put ours in its place, then delete the old one.
+                old = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
+                try:
+                    os.replace(path, old / "old")
+                except FileNotFoundError:
+                    pass
+        except OSError as e:
+            friendly = write_error(e, path)
+            if friendly is None:
+                raise
+            raise DataError(str(friendly)) from None
         try:
             os.replace(tmp, path)
         except OSError as e:
-            if e.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+            if e.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR):
                 raise
             # Another process generated the same dataset meanwhile: use (and verify) theirs.
-            shutil.rmtree(tmp, ignore_errors=True)
             return load(card, scale, root)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        tmp = None
+    finally:
+        if tmp is not None and old is not None and (old / "old").exists() and not os.path.lexists(path):
+            try:  # interrupted between the two renames: put the old folder back
+                os.replace(old / "old", path)
+            except OSError:
+                pass
+        for leftover in (tmp, old):
+            if leftover is not None:
+                shutil.rmtree(leftover, ignore_errors=True)
     return Dataset(path, manifest, arrays)
 
 
 def load(card, scale: str, root: str | Path = "data") -> Dataset:
     """Load and verify a generated dataset; a missing, corrupted or mismatched one is a ``DataError``."""
     path = dataset_dir(card, scale, root)
-    hint = _regenerate_hint(card, scale)
-    if not (path / "manifest.json").exists() or not (path / "dataset.npz").exists():
-        raise DataError(f"no {card.name} {scale} dataset at {path}; generate it with: "
-                        f"bench data task={card.name} scale={scale}")  # fmt: skip
+    hint = _regenerate_hint(card, scale, root)
+    if not _complete(path):
+        what = "an incomplete" if os.path.lexists(path) else "no"
+        raise DataError(f"{what} {card.name} {scale} dataset at {path}; generate it with: "
+                        f"{_data_command(card, scale, root)}")  # fmt: skip
     try:
         manifest = json.loads((path / "manifest.json").read_text())
         with np.load(path / "dataset.npz", allow_pickle=False) as z:

@@ -68,7 +68,7 @@ def test_divergence_is_reported_and_writes_no_record(tmp_path, data_root, monkey
 
 def test_early_stopping_stops(tmp_path, data_root):
     record = json.loads(
-        run(_cfg(tmp_path, data_root, "scale.epochs=6", "scale.patience=1", "model.train.lr=0")).read_text()
+        run(_cfg(tmp_path, data_root, "scale.epochs=6", "scale.patience=1", "model.train.lr=1e-30")).read_text()
     )
     assert record["training"]["stopped_early"] and record["training"]["epochs_run"] < 6
 

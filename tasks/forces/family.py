@@ -27,10 +27,30 @@ class ForcesFamily(Family):
         return DATA_KEYS
 
     def check_card(self, card: Any) -> None:
+        from bench.config import SEED_LIMIT, check_range, out_of_range
+
         if card.n_particles not in (4, 8):
             raise BenchError(f"task.n_particles={card.n_particles} is not a published variant; valid: 4, 8")
         if card.dim not in (2, 3):
             raise BenchError(f"task.dim={card.dim} is not supported; valid: 2, 3")
+        for scale, count in card.simulations.items():
+            check_range(f"task.simulations.{scale}", count, integer=True, minimum=1)
+        check_range("task.data_seed", card.data_seed, integer=True, minimum=0, below=SEED_LIMIT)
+        for key in ("n_steps", "record_every", "substeps"):
+            check_range(f"task.{key}", card[key], integer=True, minimum=1)
+        if card.record_every > card.n_steps:
+            raise out_of_range(
+                "task.record_every", card.record_every, f"an integer >= 1 and <= task.n_steps ({card.n_steps})"
+            )
+        check_range("task.energy_tolerance", card.energy_tolerance, above=0)
+        check_range("task.augment_translation_std", card.augment_translation_std, minimum=0)
+        split = list(card.split)
+        if (
+            len(split) != 3
+            or any(isinstance(f, bool) or not isinstance(f, (int, float)) or not 0 <= f <= 1 for f in split)
+            or abs(sum(split) - 1) > 1e-6
+        ):
+            raise out_of_range("task.split", split, "three fractions (train, val, test) in [0, 1] summing to 1")
 
     def generate(self, card, scale, progress=True):
         from bench.tasks.forces.generate import generate
@@ -81,9 +101,29 @@ class ForcesFamily(Family):
             out["pair_force_true"] = data.pair_forces("test", torch.from_numpy(index))
         return out
 
+    SR_BUDGET = {  # key: (integer, minimum, above): every engine's budget keys (sr/<engine>.yaml)
+        "edges": (True, 1, None), "generations": (True, 1, None), "population_size": (True, 1, None),
+        "max_length": (True, 1, None), "niterations": (True, 1, None), "maxsize": (True, 1, None),
+        "time_limit_s": (False, None, 0), "parsimony": (False, 0, None), "seed": (True, 0, None),
+    }  # fmt: skip
+
     def check_run(self, cfg, model_cls) -> None:
+        """Before any data: the symbolic-regression settings in range (``sr.generations=0`` is refused here,
+        not after training), then the engine the run needs is available."""
+        from bench.config import SEED_LIMIT, check_range
         from bench.tasks.forces.analysis import check
 
+        sr = cfg.get("sr")
+        if sr is not None and str(sr.get("name")) != "none":
+            for key, (integer, minimum, above) in self.SR_BUDGET.items():
+                if key in sr:
+                    check_range(f"sr.{key}", sr[key], integer=integer, minimum=minimum, above=above,
+                                below=SEED_LIMIT if key == "seed" else None)  # fmt: skip
+        message_dim = (cfg.model.get("hparams") or {}).get("message_dim")
+        if "edge_messages" in model_cls.capabilities() and message_dim is not None and message_dim < cfg.task.dim:
+            raise BenchError(f"model.hparams.message_dim={message_dim} is below the system's dimension "
+                             f"task.dim={cfg.task.dim}: the force probe reads the d most important message "
+                             f"components; valid: message_dim >= {cfg.task.dim}, or null")  # fmt: skip
         check(cfg, model_cls)
 
     def analyse(self, model, data, backend, device, cfg, directory: Path) -> Analysis:

@@ -26,10 +26,33 @@ class NBodyFamily(Family):
         return DATA_KEYS
 
     def check_card(self, card: Any) -> None:
+        from bench.config import SEED_LIMIT, check_range, out_of_range
+
         if card.dim != 3:
             raise BenchError(f"task.dim={card.dim} is not supported by the n-body simulator; valid: 3")
         if card.n_particles < 2:
             raise BenchError(f"task.n_particles={card.n_particles}: an n-body system needs at least 2 particles")
+        for scale, count in card.simulations.items():
+            check_range(f"task.simulations.{scale}", count, integer=True, minimum=1)
+        check_range("task.data_seed", card.data_seed, integer=True, minimum=0, below=SEED_LIMIT)
+        check_range("task.dt", card.dt, above=0)
+        check_range("task.record_every", card.record_every, integer=True, minimum=1)
+        check_range("task.input_frame", card.input_frame, integer=True, minimum=0)
+        check_range("task.target_frame", card.target_frame, integer=True, minimum=card.input_frame + 1,
+                    note=f"after task.input_frame={card.input_frame}")  # fmt: skip
+        check_range("task.rollout_frames", card.rollout_frames, integer=True, minimum=0)
+        check_range("task.velocity_norm", card.velocity_norm, minimum=0)
+        check_range("task.max_force", card.max_force, above=0, null="no clipping")
+        charges = list(card.charges)
+        if not charges or any(isinstance(c, bool) or not isinstance(c, (int, float)) for c in charges):
+            raise out_of_range("task.charges", charges, "a non-empty list of numbers")
+        split = list(card.split)
+        if (
+            len(split) != 3
+            or any(isinstance(w, bool) or not isinstance(w, (int, float)) or w < 0 for w in split)
+            or sum(split) <= 0
+        ):
+            raise out_of_range("task.split", split, "three weights (train, val, test) >= 0 with a positive sum")
 
     def generate(self, card, scale, progress=True):
         from bench.tasks.nbody.generate import generate

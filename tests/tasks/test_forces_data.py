@@ -69,7 +69,7 @@ def test_corrupted_dataset_says_how_to_regenerate(tmp_path):
     arrays["train/position"][0, 0, 0, 0] += 1.0
     with open(ds.path / "dataset.npz", "wb") as f:
         D.save_npz(f, arrays)
-    with pytest.raises(DataError, match=r"corrupted.*bench data task=spring scale=tiny --force"):
+    with pytest.raises(DataError, match=r"corrupted.*bench data task=spring scale=tiny data_dir=\S+ --force"):
         D.load(card, "tiny", root=tmp_path)
     (ds.path / "dataset.npz").write_bytes(b"truncated")
     with pytest.raises(DataError, match=r"cannot be read.*--force"):
