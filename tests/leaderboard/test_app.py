@@ -97,6 +97,7 @@ def test_task_page_renders_the_recovered_equation(app):
     local_seed0 = next(i for i, label in enumerate(labels) if "(local)" in label and "seed 0" in label)
     at.selectbox(key="probe-run").set_value(local_seed0).run()
     assert any(LATEX in lt.value for lt in at.latex) and any("law recovered" in m.value for m in at.markdown)
+    assert any("As reported by the run" in c.value for c in at.caption)  # not re-scored: marked so
 
 
 def test_compare_page_paired_bootstrap(app, fixture_store, data_root):
