@@ -216,6 +216,11 @@ class Family:
         """Analyses of the trained model beyond the evaluator; may write files into ``directory``."""
         return Analysis()
 
+    def verify_analyses(self, analyses: dict[str, Any], model: Model, data: TaskData, cfg: Any) -> list[str]:
+        """Re-score what a run's ``analyses`` claim, from the submitted model (``bench submit``); one reason
+        per claim the re-scoring contradicts. Default: nothing to verify."""
+        return []
+
     # -- presentation -------------------------------------------------------------------------------
     def report(self, argv: list[str]) -> int:
         raise BenchError(f"task family '{self.name}' has no reproduction report")

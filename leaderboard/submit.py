@@ -393,15 +393,22 @@ def _official_data_once(card, scale: str, data_dir: str | Path):
 def repredict(model: Any, record: dict[str, Any], card, data_dir: str | Path) -> dict[str, np.ndarray]:
     """The named prediction arrays the model gives on the official test split (the family's ``collect``)."""
     import torch
-    from omegaconf import OmegaConf
 
     from bench.backends import get_backend
+
+    fam, data, cfg = _run_context(record, card, data_dir)
+    return fam.collect(model, data, get_backend("torch"), torch.device("cpu"), cfg)
+
+
+def _run_context(record: dict[str, Any], card, data_dir: str | Path):
+    """(family, official data, the run's configuration on the official task card) for re-predicting."""
+    from omegaconf import OmegaConf
 
     fam, data = _official_data_once(card, record["scale"], data_dir)
     cfg = OmegaConf.create(record["config"])
     cfg.task = card  # the official task card (its checksum was checked above)
     cfg.progress = False
-    return fam.collect(model, data, get_backend("torch"), torch.device("cpu"), cfg)
+    return fam, data, cfg
 
 
 def compare_predictions(saved: dict[str, np.ndarray], recomputed: dict[str, np.ndarray]) -> list[str]:
@@ -437,7 +444,12 @@ def check_model(path: Path, record: dict[str, Any], pred_file: Path, card, data_
         return [Problem(where, "model", f"re-predicting the test split with the submitted model failed: "
                         f"{type(e).__name__}: {e}")]  # fmt: skip
     saved = read_arrays(pred_file)  # readable: recompute_metrics read it before
-    return [Problem(where, PREDICTIONS_NAME, reason) for reason in compare_predictions(saved, recomputed)]
+    problems = [Problem(where, PREDICTIONS_NAME, reason) for reason in compare_predictions(saved, recomputed)]
+    if problems:
+        return problems
+    fam, data, cfg = _run_context(record, card, data_dir)
+    reasons = fam.verify_analyses(record.get("analyses") or {}, model, data, cfg)
+    return [Problem(where, "analyses", reason) for reason in reasons]
 
 
 # -- the whole submission ------------------------------------------------------------------------------

@@ -63,8 +63,8 @@ def show_probe(run_dir: str, read_record) -> None:
     if symbolic and symbolic.get("components"):
         st.markdown(f"**Recovered equation** (symbolic regression, {symbolic.get('engine', '?')}): "
                     f"{'law recovered ✅' if symbolic.get('recovered') else 'law not recovered'}")  # fmt: skip
-        st.caption("As reported by the run (the record's analyses): bench submit re-scores the probe's R² from "
-                   "the model, not the symbolic regression and its recovery verdicts.")  # fmt: skip
+        st.caption("As reported by the run (the record's analyses): the search is not repeated by bench submit, "
+                   "which re-scores every expression's recovery verdict.")  # fmt: skip
         for comp in symbolic["components"]:
             if comp.get("latex"):
                 st.latex(f"\\phi_{{{comp.get('component', '')}}} \\approx {comp['latex']}")

@@ -126,6 +126,37 @@ class ForcesFamily(Family):
                              f"components; valid: message_dim >= {cfg.task.dim}, or null")  # fmt: skip
         check(cfg, model_cls)
 
+    def verify_analyses(self, analyses, model, data, cfg) -> list[str]:
+        """Every recovery verdict the run reports, re-scored: each Pareto-front expression of the symbolic
+        regression (the search itself is not repeated), the summary flags, and a model's own equation."""
+        from bench.tasks.forces.analysis import recovery_score, score_equation
+
+        symbolic, equation = analyses.get("symbolic"), analyses.get("equation")
+        if not symbolic and not equation:
+            return []
+        score, reasons = recovery_score(data, cfg), []
+        word = {True: "recovered", False: "not recovered"}
+        for comp in (symbolic or {}).get("components", []):
+            for k, entry in enumerate(comp.get("front", [])):
+                verdict = score({"expression": entry["expression"]})["recovered"]
+                if verdict != bool(entry.get("recovered")):
+                    reasons.append(f"symbolic: message {comp.get('component')}, front expression {k} "
+                                   f"'{entry['expression']}' is marked {word[bool(entry.get('recovered'))]}, but "
+                                   f"the recovery score says {word[verdict]}")  # fmt: skip
+        if symbolic and not reasons:
+            comps = symbolic.get("components", [])
+            chosen = all(c["front"][c["chosen"]]["recovered"] for c in comps) if comps else False
+            on_front = all(any(e["recovered"] for e in c["front"]) for c in comps) if comps else False
+            if bool(symbolic.get("recovered")) != chosen or bool(symbolic.get("recovered_on_front")) != on_front:
+                reasons.append("symbolic: the summary flags 'recovered'/'recovered_on_front' do not follow from "
+                               "the front's verdicts")  # fmt: skip
+        if equation and "equation" in type(model).capabilities():
+            fresh = score_equation(model, score)
+            if bool(equation.get("recovered")) != fresh["recovered"]:
+                reasons.append(f"equation: marked {word[bool(equation.get('recovered'))]}, but the submitted model's "
+                               f"own equation is {word[fresh['recovered']]}")  # fmt: skip
+        return reasons
+
     def analyse(self, model, data, backend, device, cfg, directory: Path) -> Analysis:
         from bench.tasks.forces.analysis import analyse
 

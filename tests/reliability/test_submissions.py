@@ -23,6 +23,13 @@ the model file edited after the run                                         reje
                                                                             ... differs from the record's
 the written folder's ``model.py`` edited                                    rejected: ``model.py``: SHA-256
 the written folder's ``model.py`` deleted, the original moved away          rejected: ``model.py``: missing
+random bytes, or a pickled object array, in ``predictions.npz`` (its        rejected: ``predictions.file``:
+SHA-256 updated)                                                            cannot be read as an .npz of
+                                                                            numeric arrays (no traceback)
+a symbolic-regression expression claimed recovered that is not the law      rejected: ``analyses``: ... is
+                                                                            marked recovered, but the recovery
+                                                                            score says not recovered
+the same expression honestly marked not recovered                           accepted
 ==========================================================================  ===================================
 
 Every rejection exits with code 2 and writes nothing under ``--out``.
@@ -179,6 +186,31 @@ def test_unreadable_or_pickled_predictions_are_a_reason_not_a_traceback(content,
     text = _rejected(capsys, runs, card, data_root, tmp_path)
     assert f"{run}: predictions.file: 'predictions.npz' cannot be read as an .npz of numeric arrays" in text
     assert "Traceback" not in text
+
+
+def _claim(run: Path, recovered: bool) -> None:
+    """Give a run's record a symbolic-regression result whose one expression (not the spring law) is claimed
+    ``recovered`` or not, with summary flags that follow from the claim."""
+    record = json.loads((run / RECORD_NAME).read_text())
+    front = [{"expression": "dx*rp + dy", "latex": "", "complexity": 5, "mse": 0.1, "recovered": recovered}]
+    components = [{"component": c, "chosen": 0, "front": front} for c in (0, 1)]
+    record["analyses"]["symbolic"] = {"engine": "operon", "components": components, "recovered": recovered,
+                                      "recovered_on_front": recovered}  # fmt: skip
+    (run / RECORD_NAME).write_text(json.dumps(record, indent=1))
+
+
+def test_a_recovery_verdict_the_model_does_not_earn_is_rejected(runs, card, data_root, tmp_path, capsys):
+    run = _run_dirs(runs)[0]
+    _claim(run, recovered=True)
+    text = _rejected(capsys, runs, card, data_root, tmp_path)
+    assert (f"{run}: analyses: symbolic: message 0, front expression 0 'dx*rp + dy' is marked recovered, but the "
+            "recovery score says not recovered") in text  # fmt: skip
+
+
+def test_an_honest_recovery_verdict_is_accepted(runs, card, data_root, tmp_path, capsys):
+    for run in _run_dirs(runs):
+        _claim(run, recovered=False)
+    assert _written(capsys, runs, card, data_root, tmp_path).is_dir()
 
 
 def test_missing_weights_are_rejected(runs, card, data_root, tmp_path, capsys):
