@@ -103,6 +103,11 @@ class TaskData(Protocol):
         ...
 
 
+def default_loss_bound(zero_loss: float) -> float:
+    """``1e6 × max(zero_loss, 1)``: the default bound of ``Family.loss_bound``."""
+    return 1e6 * max(float(zero_loss), 1.0)
+
+
 @dataclass
 class Analysis:
     """What ``Family.analyse`` found: reported in the record, not re-scored by the evaluator."""
@@ -185,7 +190,7 @@ class Family:
         with ``TrainingDiverged`` and nothing is recorded. ``zero_loss``: the objective of predicting zero
         on the first training batch. Default: ``1e6 × max(zero_loss, 1)`` (the floor keeps the bound sane for
         targets near zero). Not applied to a model with its own ``loss``."""
-        return 1e6 * max(float(zero_loss), 1.0)
+        return default_loss_bound(zero_loss)
 
     # -- evaluation ---------------------------------------------------------------------------------
     def evaluator(self, card: Any) -> TaskEvaluator:

@@ -183,14 +183,14 @@ def check_output_shapes(model: Model, outputs: dict[str, Tensor], targets: dict[
 def _loss_bound(data: Any, cfg: TrainConfig, device: torch.device, objective, loss_bound) -> float | None:
     """The bound on the objective: ``loss_bound`` (default ``Family.loss_bound``'s rule) of the objective of
     predicting zero on the first training batch (its first samples, not augmented: the same on a resume)."""
-    from bench.family import Family
+    from bench.family import default_loss_bound
 
     index = torch.arange(min(data.num_samples("train"), cfg.batch_size))
     _, targets = data.batch("train", index)
     targets = {k: v.to(device) for k, v in targets.items()}
     with torch.no_grad():
         zero = float(objective({k: torch.zeros_like(v) for k, v in targets.items()}, targets))
-    bound = float(loss_bound(zero) if loss_bound is not None else Family().loss_bound(None, zero))
+    bound = float((loss_bound or default_loss_bound)(zero))
     return bound if math.isfinite(bound) else None
 
 

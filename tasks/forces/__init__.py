@@ -7,8 +7,7 @@ torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from bench.lazy import lazy_attributes
 
 _LAZY = {
     "ForceProbe": ("bench.tasks.forces.probe", "ForceProbe"),
@@ -27,10 +26,4 @@ _LAZY = {
 __all__ = list(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        module, attr = _LAZY[name]
-        value = getattr(importlib.import_module(module), attr)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'bench.tasks.forces' has no attribute '{name}'")
+__getattr__ = lazy_attributes("bench.tasks.forces", _LAZY)

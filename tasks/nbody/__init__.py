@@ -6,8 +6,7 @@ imported on first use, so that finding the family does not import torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from bench.lazy import lazy_attributes
 
 _LAZY = {
     "DATA_KEYS": ("bench.tasks.nbody.generate", "DATA_KEYS"),
@@ -22,10 +21,4 @@ _LAZY = {
 __all__ = list(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        module, attr = _LAZY[name]
-        value = getattr(importlib.import_module(module), attr)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'bench.tasks.nbody' has no attribute '{name}'")
+__getattr__ = lazy_attributes("bench.tasks.nbody", _LAZY)
