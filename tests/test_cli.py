@@ -76,7 +76,7 @@ def test_run_each_system_and_model(task, model, tmp_path, data_root, capsys):
         assert -1.0 <= record["metrics"]["force_r2_robust"] <= 1.0
 
 
-@pytest.mark.parametrize("model", ["gnn"])  # egnn at (8, 3) diverges in 2 tiny epochs on r2 (stopped by the loss bound)
+@pytest.mark.parametrize("model", ["gnn", "egnn"])
 def test_run_eight_particles_in_three_dimensions(model, tmp_path, data_root, capsys):
     code, out, err = _run(capsys, "run", "task=r2", "task.n_particles=8", "task.dim=3", f"model={model}",
                           *_tiny(tmp_path, data_root))  # fmt: skip
