@@ -1,0 +1,1 @@
+"""Family R, relational inference (Kipf et al. 2018, NRI): springs, charged and Kuramoto simulators."""
