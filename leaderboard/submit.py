@@ -390,13 +390,14 @@ def _official_data_once(card, scale: str, data_dir: str | Path):
     return _LAST_DATA[key]
 
 
-def repredict(model: Any, record: dict[str, Any], card, data_dir: str | Path) -> dict[str, np.ndarray]:
-    """The named prediction arrays the model gives on the official test split (the family's ``collect``)."""
+def repredict(model: Any, context: tuple) -> dict[str, np.ndarray]:
+    """The named prediction arrays the model gives on the official test split (the family's ``collect``);
+    ``context``: ``_run_context``'s (family, data, configuration)."""
     import torch
 
     from bench.backends import get_backend
 
-    fam, data, cfg = _run_context(record, card, data_dir)
+    fam, data, cfg = context
     return fam.collect(model, data, get_backend("torch"), torch.device("cpu"), cfg)
 
 
@@ -439,7 +440,8 @@ def check_model(path: Path, record: dict[str, Any], pred_file: Path, card, data_
     except ModelProblem as e:
         return [Problem(where, e.field, e.reason)]
     try:
-        recomputed = repredict(model, record, card, data_dir)
+        context = _run_context(record, card, data_dir)
+        recomputed = repredict(model, context)
     except Exception as e:
         return [Problem(where, "model", f"re-predicting the test split with the submitted model failed: "
                         f"{type(e).__name__}: {e}")]  # fmt: skip
@@ -447,7 +449,7 @@ def check_model(path: Path, record: dict[str, Any], pred_file: Path, card, data_
     problems = [Problem(where, PREDICTIONS_NAME, reason) for reason in compare_predictions(saved, recomputed)]
     if problems:
         return problems
-    fam, data, cfg = _run_context(record, card, data_dir)
+    fam, data, cfg = context
     reasons = fam.verify_analyses(record.get("analyses") or {}, model, data, cfg)
     return [Problem(where, "analyses", reason) for reason in reasons]
 

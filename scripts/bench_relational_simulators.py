@@ -15,20 +15,9 @@ import time
 
 import numpy as np
 
-from bench.tasks.relational.systems import initial_charged, initial_springs, simulate_charged, simulate_springs
+from bench.tasks.relational.systems import initial_charged, initial_springs, simulate_charged, simulate_springs, wall
 
 PAPER_TRAJECTORIES = 70_000
-
-
-def _clamp(loc, vel, box):
-    """Elastic walls on one trajectory's (2, n) arrays, as NRI does it."""
-    over = loc > box
-    loc[over] = 2 * box - loc[over]
-    vel[over] = -np.abs(vel[over])
-    under = loc < -box
-    loc[under] = -2 * box - loc[under]
-    vel[under] = np.abs(vel[under])
-    return loc, vel
 
 
 def _force(loc, edges, system, k, max_force):
@@ -53,12 +42,13 @@ def reference_trajectory(x0, v0, edges, system, frames, k=0.1, dt=1e-3, sample_e
     outer product (charged). Returns positions, velocities (frames, n, 2) at steps 100, 200, …"""
     n = x0.shape[0]
     loc_out, vel_out = np.zeros((frames, 2, n)), np.zeros((frames, 2, n))
-    loc_next, vel_next = _clamp(x0.T.copy(), v0.T.copy(), box)
+    loc_next, vel_next = x0.T.copy(), v0.T.copy()
+    wall(loc_next, vel_next, box)
     vel_next += dt * _force(loc_next, edges, system, k, max_force)
     counter = 0
     for i in range(1, frames * sample_every + 1):
         loc_next += dt * vel_next
-        loc_next, vel_next = _clamp(loc_next, vel_next, box)
+        wall(loc_next, vel_next, box)
         if i % sample_every == 0:
             loc_out[counter], vel_out[counter] = loc_next, vel_next
             counter += 1
