@@ -20,6 +20,9 @@ Shapes (N particles in the batch, E edges, d dimensions, B graphs):
 - ``time``: (N,) or None: the time of the frame each particle is seen at
 - ``node_type``: (N,) long or None: the kind of each node (e.g. 0 particle, 1 field node)
 - ``mask``: (N,) bool or None: the nodes whose target is predicted (None: all); field nodes are not
+- ``edge_label``: (E,) long or None: the true type of each edge, given only to a model that declares it
+  as an oracle input (``Model.oracle``: an upper bound such as NRI's decoder on the true graph, never
+  ranked); None for every other model
 - ``nodes_per_graph``: set when every graph has that many particles and is fully connected with
   edges in receiver-major order (receiver i, then senders j != i ascending); backends use it to work
   on dense (B, n, ...) tensors without any scatter.
@@ -54,6 +57,7 @@ class Batch:
     time: Tensor | None = None
     node_type: Tensor | None = None
     mask: Tensor | None = None
+    edge_label: Tensor | None = None
     nodes_per_graph: int | None = None
     ops: GraphOps | None = None
     """Message-passing operations over this batch's edges, bound by the backend (``bench.backends``)."""
@@ -98,6 +102,7 @@ class Batch:
             time=move(self.time),
             node_type=move(self.node_type),
             mask=move(self.mask),
+            edge_label=move(self.edge_label),
             ops=None,
         )
 

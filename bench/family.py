@@ -20,8 +20,11 @@ generation and manifest facts     ``data_keys``, ``generate``, ``describe_genera
 loading splits, batches, targets  ``load(dataset, card)``: a ``TaskData`` whose ``batch`` returns
                                   ``(batch, targets)``: the targets never enter the batch
 the ``TaskSpec``                  ``task_spec``
+oracle inputs (upper bounds)      ``with_oracle(data, truths)``: batches that carry a truth an oracle
+                                  model declares (``Model.oracle``); default: none offered
 batch sizes, the objective        ``batch_size``, ``eval_batch_size``, ``objective``; ``loss_bound``: the
-                                  loss above which training has diverged
+                                  loss above which training has diverged; ``monitor``: validation
+                                  metrics per epoch (a learning curve), never choosing the best epoch
 the official evaluator            ``evaluator(card)``: dict in, dict out, with its ``metric_table``
 what is saved and re-scored       ``collect``: named prediction arrays; ``truth``: the true arrays the
                                   evaluator compares them with (regenerable by anyone)
@@ -165,6 +168,12 @@ class Family:
     def task_spec(self, card: Any) -> TaskSpec:
         raise NotImplementedError
 
+    def with_oracle(self, data: TaskData, truths: tuple[str, ...]) -> TaskData:
+        """``data`` whose batches also carry the truths ``truths`` a model declares as oracle inputs
+        (``Model.oracle``, e.g. ``("edges",)``: ``batch.edge_label``). Default: the family offers none."""
+        raise BenchError(f"task family '{self.name}' gives no oracle inputs; a model asking for "
+                         f"{', '.join(truths)} (Model.oracle) cannot run on its tasks")  # fmt: skip
+
     def batch_size(self, card: Any) -> int:
         """The reference training batch (systems per batch) when the model card leaves it null."""
         raise NotImplementedError
@@ -184,6 +193,12 @@ class Family:
             raise unknown("loss", loss, LOSSES)
         target, fn = str(card.target), LOSSES[loss]
         return lambda outputs, targets: fn(outputs[target].float(), targets[target])
+
+    def monitor(self, model: Model, data: TaskData, backend: Any, device: torch.device, cfg: Any) -> dict[str, float]:
+        """Validation metrics after each training epoch, kept in the run's history and printed (a learning
+        curve of what the task ranks, e.g. NRI's edge accuracy); they do not choose the best epoch. Keep it
+        cheap: it runs every epoch. Default: none."""
+        return {}
 
     def loss_bound(self, card: Any, zero_loss: float) -> float:
         """The training or validation loss (the objective) above which a run has diverged: training stops

@@ -66,7 +66,8 @@ class TaskSpec:
     system (None if it varies); ``attributes``: names of the per-particle scalars in
     ``batch.attributes``; ``target``: what ``forward`` predicts; ``target_dim``: its last dimension;
     ``num_identities``: how many distinct ``batch.particle`` identities the task has (the size of a
-    per-particle embedding table; None when identities carry no meaning across samples).
+    per-particle embedding table; None when identities carry no meaning across samples); ``window``: the
+    frames of ``batch.history`` an encoder reads (relational inference: NRI's 49; None: no history).
     """
 
     family: str
@@ -76,6 +77,7 @@ class TaskSpec:
     target: str
     target_dim: int
     num_identities: int | None = None
+    window: int | None = None
 
 
 class Model(nn.Module):
@@ -83,6 +85,10 @@ class Model(nn.Module):
 
     families: ClassVar[tuple[str, ...]] = ()
     """The task families the model can be trained on."""
+    oracle: ClassVar[tuple[str, ...]] = ()
+    """Truths the model is given as inputs (``("edges",)``: ``batch.edge_label``): an upper bound for
+    comparison (NRI's decoder on the true graph), marked as such in its record. Only a family that offers
+    them (``Family.with_oracle``) can run such a model."""
 
     def __init__(self, spec: TaskSpec, **hparams: Any):
         super().__init__()
@@ -103,6 +109,11 @@ class Model(nn.Module):
         """Optimiser parameter groups (``[{"params": ..., "lr": ...}, ...]``) for per-module learning
         rates; None: one group of every parameter at the card's learning rate."""
         return None
+
+    def calibrate(self, data: Any, backend: Any, device: torch.device) -> None:
+        """Fit what the model fits without gradients (a threshold on the validation split, ...) into its
+        buffers; called once by the training loop before the first epoch (for a model without trainable
+        parameters, instead of training). The buffers are saved with the weights."""
 
     def on_epoch_start(self, epoch: int, epochs: int) -> None:
         """Called by the training loop before each epoch (0-based), for schedules such as pruning."""

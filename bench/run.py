@@ -130,12 +130,17 @@ def prepare(cfg: DictConfig) -> Prepared:
     check_compatible(task, cfg.model)
     family = get_family(str(task.family))
     family.check_run(cfg, model_class(cfg.model))
+    oracle = tuple(model_class(cfg.model).oracle)
+    if oracle and type(family).with_oracle is Family.with_oracle:
+        family.with_oracle(None, oracle)  # the family offers none: its error, before any data is made
     device = resolve_device(str(cfg.device))
     backend = get_backend(str(cfg.backend.name))
 
     _check_folders(cfg)
     dataset = generate_dataset(task, str(cfg.scale.name), root=cfg.data_dir, progress=cfg.progress)
     data = family.load(dataset, task)
+    if oracle:
+        data = family.with_oracle(data, oracle)
     torch.manual_seed(int(cfg.seed))
     model = build_model(cfg, family.task_spec(task)).to(device)
     train_cfg = TrainConfig.from_config(cfg, family.batch_size(task), family.eval_batch_size(task))
@@ -156,7 +161,8 @@ def fit(p: Prepared) -> TrainResult:
     return train(p.model, p.data, p.train_cfg, p.backend, p.device, p.directory, seed=int(p.cfg.seed),
                  objective=objective, resume=bool(p.cfg.resume), progress=bool(p.cfg.progress),
                  identity=run_identity(p),
-                 loss_bound=lambda zero: p.family.loss_bound(p.cfg.task, zero))  # fmt: skip
+                 loss_bound=lambda zero: p.family.loss_bound(p.cfg.task, zero),
+                 monitor=lambda model: p.family.monitor(model, p.data, p.backend, p.device, p.cfg))  # fmt: skip
 
 
 def collect(p: Prepared) -> dict[str, np.ndarray]:

@@ -207,6 +207,7 @@ def train(
     progress: bool = True,
     identity: dict[str, str] | None = None,
     loss_bound: Callable[[float], float] | None = None,
+    monitor: Callable[[Model], dict[str, float]] | None = None,
 ) -> TrainResult:
     """Train ``model`` on ``data``'s train split; keeps the best-validation weights in ``run_dir/best.pt``.
 
@@ -216,11 +217,17 @@ def train(
     ``loss_bound(zero_loss)``: the task's bound on the objective (``Family.loss_bound`` for the task's card;
     None: the default rule), given the objective of predicting zero on the first training batch; a validation
     loss above it (or a non-finite training loss) stops training with ``TrainingDiverged``. Not applied to a model's own
-    ``loss``. Before the first optimiser step every named output with a target must have its shape."""
+    ``loss``. Before the first optimiser step every named output with a target must have its shape.
+    ``monitor(model)``: validation metrics after each epoch (``Family.monitor``: NRI's edge accuracy), kept in
+    the history and printed; they do not choose the best epoch (the validation loss does)."""
     from tqdm.auto import tqdm
 
     mixed = autocast(cfg.precision, device)  # checks the name before any work
     if model.num_parameters() == 0:  # a parameter-free baseline: nothing to train, still validated
+        model.calibrate(data, backend, device)
+        if model.state_dict():  # fitted buffers (a threshold): saved as the run's weights
+            run_dir.mkdir(parents=True, exist_ok=True)
+            _atomic_save(model.state_dict(), run_dir / "best.pt")
         val = _val_loss(model, data, backend, device, cfg, objective)
         return TrainResult(best_epoch=0, best_val_loss=val, epochs_run=0, stopped_early=False, train_time_s=0.0)
     own_loss = type(model).loss is not Model.loss
@@ -248,6 +255,8 @@ def train(
         if progress:
             print(f"resuming from {last_path} after epoch {state['epoch']}")
 
+    if state["epoch"] == 0:
+        model.calibrate(data, backend, device)  # (a resumed run has its fitted buffers in the checkpoint)
     stopped_early = False
     bound = None if own_loss else _loss_bound(data, cfg, device, objective, loss_bound)
     shapes_checked = False
@@ -302,8 +311,9 @@ def train(
                 f"of predicting zero); try a lower learning rate (model.train.lr={cfg.lr}); nothing was recorded"
             )
         elapsed = time.perf_counter() - t0
+        monitored = {f"val_{k}": float(v) for k, v in (monitor(model) if monitor else {}).items()}
         state["history"].append({"epoch": epoch + 1, "train_loss": running / max(count, 1), "val_loss": val,
-                                 "time_s": elapsed, "lr": opt.param_groups[0]["lr"]})  # fmt: skip
+                                 "time_s": elapsed, "lr": opt.param_groups[0]["lr"], **monitored})  # fmt: skip
         state["time"] += elapsed
         if val < state["best_val"]:
             state["best_val"], state["best_epoch"], state["bad_epochs"] = val, epoch + 1, 0
@@ -312,8 +322,10 @@ def train(
             state["bad_epochs"] += 1
         state["epoch"] = epoch + 1
         if progress:
-            print(f"epoch {epoch + 1}/{cfg.epochs}: train {running / max(count, 1):.4g}  val {val:.4g}"
-                  f"{'  (best)' if state['best_epoch'] == epoch + 1 else ''}  [{elapsed:.1f}s]")  # fmt: skip
+            shown = "".join(f"  {k} {v:.4g}" for k, v in monitored.items())
+            best = "  (best)" if state["best_epoch"] == epoch + 1 else ""
+            print(f"epoch {epoch + 1}/{cfg.epochs}: train {running / max(count, 1):.4g}  val {val:.4g}{shown}"
+                  f"{best}  [{elapsed:.1f}s]", flush=True)  # fmt: skip
         checkpoint = {
             "model": model.state_dict(),
             "optimizer": opt.state_dict(),

@@ -8,7 +8,7 @@ import torch
 
 from bench.backends import installed
 from bench.registry import model_names
-from benchmarks.common import EGNN_NBODY, model_for, our_step, plain_step, random_batch, target_of
+from benchmarks.common import EGNN_NBODY, batch_for, model_for, our_step, plain_step, random_batch, target_of
 from benchmarks.references import ScatterEGNN, plain_pyg_gnn
 
 
@@ -19,7 +19,7 @@ class TrainStep:
 
     def setup(self, model, backend):
         net, cfg, graphs = model_for(model)
-        self.step = our_step(net, random_batch(graphs, int(cfg.task.n_particles), int(cfg.task.dim)), backend)
+        self.step = our_step(net, batch_for(net, graphs), backend)
         self.step()
 
     def time_step(self, model, backend):

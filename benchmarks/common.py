@@ -36,6 +36,25 @@ def random_batch(num_graphs: int, n: int, d: int, seed: int = 0) -> Batch:
     )
 
 
+def batch_for(model, num_graphs: int, seed: int = 0) -> Batch:
+    """A random batch of ``num_graphs`` systems shaped for ``model``'s task: ``random_batch``, or for a model
+    that reads a history (relational inference: ``spec.window``) smooth random trajectories in [−1, 1] of
+    ``window`` frames (and, for an oracle model given the true graph, random edge labels)."""
+    spec = model.spec
+    n = int(spec.n_particles)
+    if not spec.window:
+        return random_batch(num_graphs, n, int(spec.dim), seed)
+    from bench.tasks.relational.loader import history_batch
+
+    g = torch.Generator().manual_seed(seed)
+    start = torch.rand(num_graphs, n, 1, spec.target_dim, generator=g) * 2 - 1
+    steps = torch.randn(num_graphs, n, spec.window, spec.target_dim, generator=g) * 0.02
+    batch = history_batch((start + steps.cumsum(2)).clamp(-1, 1), int(spec.dim))
+    if "edges" in getattr(model, "oracle", ()):  # an oracle model is handed the true graph: a random one here
+        batch.edge_label = torch.randint(0, 2, (batch.num_edges,), generator=g)
+    return batch
+
+
 def sparse_batch(num_nodes: int = 2000, degree: int = 16, d: int = 2, seed: int = 0) -> Batch:
     """A batch of 10 random sparse graphs (each node receives about ``degree`` edges from nodes of its
     graph; receivers unsorted), the shape of the radius graphs of larger systems."""
@@ -58,13 +77,16 @@ def sparse_batch(num_nodes: int = 2000, degree: int = 16, d: int = 2, seed: int 
     )
 
 
-def target_of(batch: Batch, seed: int = 1) -> torch.Tensor:
-    """A random per-particle target (N, d) for a timing step (the batch itself never holds targets)."""
-    return torch.randn(batch.num_nodes, batch.dim, generator=torch.Generator().manual_seed(seed))
+def target_of(batch: Batch, seed: int = 1, shape: tuple[int, ...] | None = None) -> torch.Tensor:
+    """A random target for a timing step (the batch itself never holds targets): per particle (N, d), or
+    of ``shape``."""
+    return torch.randn(*(shape or (batch.num_nodes, batch.dim)), generator=torch.Generator().manual_seed(seed))
 
 
 # A model built only for the n-body family is timed on its reference task: 5 bodies in 3-D, batch 100.
 NBODY_SETTINGS = (["task=nbody5"], 100)
+# A relational model (it reads a history) on springs5 at NRI's batch of 128 trajectories.
+RELATIONAL_SETTINGS = (["task=springs5"], 128)
 
 
 def _served_tasks(name: str) -> set[str]:
@@ -76,8 +98,15 @@ def _served_tasks(name: str) -> set[str]:
 
 def model_for(name: str, overrides: list[str] | None = None):
     """(model seeded 0, its configuration, graphs per batch) at the model's reference batch: the
-    settings above, else a force-family task (spring) or, for an n-body-only model, ``nbody5``."""
-    default = (["task=spring"], 64) if "spring" in _served_tasks(name) else NBODY_SETTINGS
+    settings above, else a force-family task (spring), for an n-body-only model ``nbody5``, for a
+    relational model ``springs5`` (NRI's batch of 128 trajectories)."""
+    served = _served_tasks(name)
+    if "spring" in served:
+        default = (["task=spring"], 64)
+    elif "springs5" in served:
+        default = RELATIONAL_SETTINGS
+    else:
+        default = NBODY_SETTINGS
     task_overrides, graphs = STEP_SETTINGS.get(name, default)
     cfg = compose([f"model={name}", *(overrides or task_overrides)])
     torch.manual_seed(0)
@@ -88,22 +117,28 @@ def model_for(name: str, overrides: list[str] | None = None):
 def our_step(
     model, batch: Batch, backend_name: str, optimizer: bool = True, precision: str = "fp32", compile: bool = False
 ) -> Callable[[], None]:
-    """forward, L1 loss, backward and (if ``optimizer``) the training loop's Adam step, at the training
+    """forward, L1 loss (on every named output), backward and (if ``optimizer``) the training loop's Adam step, at the training
     loop's ``precision`` (``fp32`` or ``bf16`` mixed), through ``torch.compile`` if ``compile`` (as the
     training loop's ``compile=true``); binding the batch to the backend is part of the step. A model
     without parameters (``copy-last``), which the training loop does not train, gets no optimiser and
     no backward pass: its step is the forward pass and the loss."""
+    from bench.train import named_outputs
+
     backend = get_backend(backend_name)
     forward = torch.compile(model, dynamic=False) if compile else model
     trainable = any(p.requires_grad for p in model.parameters())
     opt = make_optimizer(model, "adam", lr=1e-4) if trainable else None
-    target = target_of(batch)
+    name = model.spec.target
+    with torch.no_grad():  # every named output's shape (the task's target: per particle, or over a window)
+        shapes = {k: tuple(v.shape) for k, v in named_outputs(model(backend.bind(batch)), name, model).items()}
+    targets = {k: target_of(batch, seed=1 + i, shape=shape) for i, (k, shape) in enumerate(sorted(shapes.items()))}
     mixed = autocast(precision, batch.position.device)
 
     def step():
         with mixed:
-            out = forward(backend.bind(batch))
-            loss = (out.float() - target).abs().mean()
+            out = named_outputs(forward(backend.bind(batch)), name, model)
+            # L1 on every named output (a model's extra outputs, e.g. NRI's edge logits, train too)
+            loss = sum((out[k].float() - targets[k]).abs().mean() for k in targets)
         if opt is None:
             return
         opt.zero_grad(set_to_none=True)

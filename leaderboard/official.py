@@ -17,6 +17,7 @@ from pathlib import Path
 import yaml
 
 from bench.cli import main as bench
+from bench.config import model_card, task_card
 from bench.leaderboard import submit
 from bench.leaderboard.store import OFFICIAL_ROOT
 
@@ -35,14 +36,22 @@ def baseline_card(model: str) -> dict:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--tasks", nargs="+", default=["spring", "charge"])
-    p.add_argument("--models", nargs="+", default=list(yaml.safe_load(CARDS.read_text())["models"]))
+    p.add_argument("--models", nargs="+", default=None,
+                   help="default: every baseline of baselines.yaml built for the tasks' family")
     p.add_argument("--seeds", nargs="+", default=["0", "1", "2"])
     p.add_argument("--scale", default="tiny")
     p.add_argument("--runs", default="runs-official")
     p.add_argument("--data-dir", default="data")
     p.add_argument("--out", default=str(OFFICIAL_ROOT))
-    p.add_argument("--extra", nargs="*", default=["sr=none"], help="more overrides for bench run")
+    p.add_argument("--extra", nargs="*", default=None,
+                   help="more overrides for bench run (default: sr=none for force-law tasks, none otherwise)")
     args = p.parse_args(argv)
+    families = {str(task_card(t).family) for t in args.tasks}
+    if args.models is None:
+        args.models = [m for m in yaml.safe_load(CARDS.read_text())["models"]
+                       if families <= {str(f) for f in model_card(m).families}]  # fmt: skip
+    if args.extra is None:
+        args.extra = ["sr=none"] if families == {"forces"} else []
     for model in args.models:
         code = bench(["run", "-m", f"task={','.join(args.tasks)}", f"model={model}", f"seed={','.join(args.seeds)}",
                       f"scale={args.scale}", "threads=1", "progress=false", f"out={args.runs}",

@@ -366,7 +366,7 @@ def submitted_model(path: Path, record: dict[str, Any], card) -> Any:
                            f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None  # fmt: skip
     weights = path / WEIGHTS_NAME
     if not weights.is_file():
-        if any(p.numel() for p in model.parameters()):
+        if model.state_dict():  # trained weights or fitted buffers (a parameter-free model's threshold)
             raise ModelProblem(WEIGHTS_NAME, f"missing: the trained weights ({WEIGHTS_NAME}, written by bench run "
                                "into the run folder) must be submitted with the run")  # fmt: skip
         return model
@@ -398,6 +398,8 @@ def repredict(model: Any, context: tuple) -> dict[str, np.ndarray]:
     from bench.backends import get_backend
 
     fam, data, cfg = context
+    if oracle := tuple(getattr(model, "oracle", ())):
+        data = fam.with_oracle(data, oracle)
     return fam.collect(model, data, get_backend("torch"), torch.device("cpu"), cfg)
 
 
@@ -439,6 +441,9 @@ def check_model(path: Path, record: dict[str, Any], pred_file: Path, card, data_
         model = submitted_model(path, record, card)
     except ModelProblem as e:
         return [Problem(where, e.field, e.reason)]
+    if model.num_parameters() != int(record["n_parameters"]):
+        return [Problem(where, "n_parameters", f"the record says {record['n_parameters']}; the submitted model "
+                        f"has {model.num_parameters()} trainable parameters")]  # fmt: skip
     try:
         context = _run_context(record, card, data_dir)
         recomputed = repredict(model, context)
@@ -519,10 +524,14 @@ def check_configurations(runs: list[Run]) -> list[Problem]:
 
 
 def check_duplicates(runs: list[Run]) -> list[Problem]:
-    """Two runs with byte-identical predictions are one run counted twice (a copied folder)."""
+    """Two runs with byte-identical predictions are one run counted twice (a copied folder). A model
+    without trainable parameters (``static``, ``corr``: nothing drawn from the seed) predicts the same for
+    every seed; its runs are exempt, each being re-predicted from the submitted model all the same."""
     problems = []
     by_file: dict[str, list[Run]] = defaultdict(list)
     for run in runs:
+        if int(run.record["n_parameters"]) == 0:
+            continue
         by_file[run.record["predictions"]["sha256"]].append(run)
     for members in by_file.values():
         first, *copies = sorted(members, key=lambda m: (m.record["seed"], str(m.path)))

@@ -43,6 +43,12 @@ def test_groups_list_what_ships():
         "nbody20",
         "nbody50",
         "nbody100",
+        "springs5",
+        "springs10",
+        "charged5",
+        "charged10",
+        "kuramoto5",
+        "kuramoto10",
     }
     assert set(group_options("scale")) == {"tiny", "quick", "paper"}
     assert {"gnn", "egnn"} <= set(group_options("model"))
@@ -64,7 +70,7 @@ def test_defaults_are_the_readme_command():
     [
         (
             ["task=chrage"],
-            r"unknown task 'chrage'; did you mean 'charge'\? valid: charge, damped, .*superposition",
+            r"unknown task 'chrage'; did you mean 'charge'\? valid: charge, charged10, .*superposition",
         ),
         (["model=egn"], r"unknown model 'egn'; did you mean 'egnn'\? valid: .*gnn"),
         (["scale=huge"], r"unknown scale 'huge'; valid: paper, quick, tiny"),

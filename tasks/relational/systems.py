@@ -66,16 +66,52 @@ def _spring_forces_t(c: np.ndarray, weight: np.ndarray, max_force: float | None)
     return F
 
 
-def _coulomb_forces_t(c: np.ndarray, qq: np.ndarray, max_force: float | None) -> np.ndarray:
-    """Coulomb forces in the integration layout: positions (n, 2, S), ``qq`` = q_i q_j as (n, n, S)."""
-    n = c.shape[0]
-    delta = c[:, None] - c[None, :]  # x_i − x_j: (n_i, n_j, 2, S)
-    r2 = delta[:, :, 0] ** 2 + delta[:, :, 1] ** 2
-    r2[np.arange(n), np.arange(n)] = np.inf  # no self-force
-    F = ((qq / (r2 * np.sqrt(r2)))[:, :, None] * delta).sum(1)
-    if max_force is not None:
-        np.clip(F, -max_force, max_force, out=F)
-    return F
+def _pair_incidence(n: int) -> np.ndarray:
+    """(n, P) incidence of the P = n(n−1)/2 pairs p = (i, j), i < j, in row-major order: +1 at (i, p),
+    −1 at (j, p). Bᵀx gives x_i − x_j exactly (±1·x and exact zeros: one rounding) and B f gives
+    Σ_{j>i} f_ij − Σ_{j<i} f_ji (the order of the terms is BLAS's: floating-point reassociation at most)."""
+    i, j = np.triu_indices(n, k=1)
+    B = np.zeros((n, i.size))
+    B[i, np.arange(i.size)] = 1.0
+    B[j, np.arange(i.size)] = -1.0
+    return B
+
+
+class _CoulombPairs:
+    """Coulomb forces in the integration layout over the pairs i < j only (the pair force is antisymmetric:
+    f_ji = −f_ij exactly, so each pair is computed once and scattered with ±1). ``qq`` = q_i q_j of the pairs
+    as (S, P); called as ``force(c, rows)`` with positions (n, 2, S_chunk) of the trajectories ``rows``. The
+    pair work lies as (2, S_chunk, P) in buffers reused from step to step; the returned F (n, 2, S_chunk)
+    is one of them, valid until the next call."""
+
+    def __init__(self, n: int, qq: np.ndarray, max_force: float | None):
+        self.n, self.qq, self.max_force = n, qq, max_force
+        self.BT = np.ascontiguousarray(_pair_incidence(n).T)  # (P, n): gathers x_i − x_j, scatters ±f_ij
+        self._buffers: dict[int, tuple[np.ndarray, ...]] = {}
+
+    def __call__(self, c: np.ndarray, rows: slice) -> np.ndarray:
+        n, P, S = self.n, self.BT.shape[0], c.shape[-1]
+        if S not in self._buffers:
+            self._buffers[S] = (np.empty((2, S, P)), np.empty((2, S, P)), np.empty((S, P)), np.empty((S, P)),
+                                np.empty((n, 2, S)))  # fmt: skip
+        delta, work, r2, w, F = self._buffers[S]
+        np.matmul(self.BT, c.reshape(n, 2 * S), out=delta.reshape(2 * S, P).T)  # x_i − x_j: (2, S, P)
+        np.multiply(delta, delta, out=work)
+        np.add(work[0], work[1], out=r2)
+        np.sqrt(r2, out=w)
+        np.multiply(w, r2, out=w)  # r³ = r2·√r2
+        np.divide(self.qq[rows], w, out=w)
+        np.multiply(delta, w, out=work)  # f_ij = q_i q_j (x_i − x_j)/r³
+        np.matmul(work.reshape(2 * S, P), self.BT, out=F.reshape(n, 2 * S).T)  # F_i = Σ_j ±f_ij
+        if self.max_force is not None:
+            np.clip(F, -self.max_force, self.max_force, out=F)
+        return F
+
+
+def _pair_charges(charge: np.ndarray) -> np.ndarray:
+    """q_i q_j of the pairs i < j as (S, P), from charges (S, n)."""
+    i, j = np.triu_indices(charge.shape[1], k=1)
+    return charge[:, i] * charge[:, j]
 
 
 def _to_layout(a: np.ndarray) -> np.ndarray:
@@ -91,8 +127,8 @@ def spring_forces(x: np.ndarray, edges: np.ndarray, k: float = 0.1, max_force: f
 
 def coulomb_forces(x: np.ndarray, charge: np.ndarray, max_force: float | None = MAX_FORCE) -> np.ndarray:
     """F_i = Σ_{j≠i} q_i q_j (x_i − x_j)/|x_i − x_j|³ for positions (S, n, 2), charges (S, n); clipped."""
-    q = _to_layout(charge)
-    return np.moveaxis(_coulomb_forces_t(_to_layout(x), q[:, None] * q[None, :], max_force), -1, 0)
+    force = _CoulombPairs(x.shape[1], _pair_charges(np.asarray(charge, dtype=np.float64)), max_force)
+    return np.moveaxis(force(_to_layout(x), slice(None)), -1, 0).copy()
 
 
 def integrate(
@@ -106,8 +142,10 @@ def integrate(
     chunk: int = 256,
 ) -> tuple[np.ndarray, np.ndarray]:
     """NRI's integration of initial states (S, n, 2). ``force(c, rows)`` gives F for positions ``c`` in the
-    layout (n, 2, S_chunk) of the trajectories ``rows`` (a slice); chunks of a few hundred trajectories
-    keep the pair arrays in cache. Returns positions and velocities (S, frames, n, 2) at steps 100, 200, …"""
+    layout (n, 2, S_chunk) of the trajectories ``rows`` (a slice); chunks of a few hundred to a thousand
+    trajectories keep the pair arrays in cache. Returns positions and velocities (S, frames, n, 2) at steps
+    100, 200, … The updates go through one scratch array (no temporaries), and ``wall`` runs only on steps
+    where some coordinate may be past a wall (elsewhere it is a no-op; a NaN makes it run)."""
     S = x0.shape[0]
     pos = np.empty((S, frames, *x0.shape[1:]))
     vel = np.empty_like(pos)
@@ -115,16 +153,20 @@ def integrate(
     for start in range(0, S, chunk):
         rows = slice(start, min(start + chunk, S))
         x, v = _to_layout(x0[rows]), _to_layout(v0[rows])
+        step_dx = np.empty_like(x)
         wall(x, v, box)
         v += dt * force(x, rows)
         for step in range(1, n_steps + 1):
-            x += dt * v
-            wall(x, v, box)
+            np.multiply(v, dt, out=step_dx)
+            x += step_dx
+            if not (x.max() <= box and x.min() >= -box):
+                wall(x, v, box)
             if step % sample_every == 0:
                 pos[rows, step // sample_every - 1] = np.moveaxis(x, -1, 0)
                 vel[rows, step // sample_every - 1] = np.moveaxis(v, -1, 0)
             if step < n_steps:  # the kick after the last saved frame is never used
-                v += dt * force(x, rows)
+                np.multiply(force(x, rows), dt, out=step_dx)
+                v += step_dx
     return pos, vel
 
 
@@ -193,17 +235,15 @@ def simulate_charged(
     sample_every: int = SAMPLE_EVERY,
     box: float = BOX,
     max_force: float | None = MAX_FORCE,
-    chunk: int = 256,
+    chunk: int = 1024,
 ) -> dict[str, np.ndarray]:
     """NRI charged particles: ``position``, ``velocity`` (S, frames, n, 2), ``charge`` (S, n) ±1 and
     ``edges`` (S, n, n) int (1 = same sign, zero diagonal)."""
     init = initial_charged(n_sims, n, seed, loc_std, vel_norm, charge_prob)
-    q = _to_layout(init["charge"])
-    qq = q[:, None] * q[None, :]  # (n, n, S)
     pos, vel = integrate(
         init["position"],
         init["velocity"],
-        lambda c, rows: _coulomb_forces_t(c, qq[..., rows], max_force),
+        _CoulombPairs(n, _pair_charges(init["charge"]), max_force),
         frames,
         dt,
         sample_every,

@@ -1,9 +1,14 @@
 """Backend parity: the same weights give the same outputs, edge messages and parameter gradients
 on every installed backend (float64, within 1e-6), for every model in the registry, on random graphs
-and on real batches of every task family. A new model or backend is covered without editing this."""
+and on real batches of every task family. A new model or backend is covered without editing this.
+
+A relational model (its spec has a history ``window``) is compared on every named output, its edge
+posterior and a short rollout; its random batch is systems of its task's particles along random paths, and
+an oracle model's batches (``Model.oracle``) carry edge types (the true ones on real batches)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import cache
 
 import pytest
@@ -17,6 +22,7 @@ from bench.family import get_family
 from bench.registry import model_names
 from bench.run import build_model
 from bench.tasks.data import generate_dataset
+from bench.train import named_outputs
 
 BACKEND_NAMES = installed()
 TOLERANCE = 1e-6
@@ -28,7 +34,7 @@ def test_every_backend_is_installed_here():
     assert set(group_options("backend")) == {"auto", *BACKENDS}
 
 
-HOME_TASK = {"forces": ("charge", 4, 2), "nbody": ("nbody5", 5, 3)}
+HOME_TASK = {"forces": ("charge", 4, 2), "nbody": ("nbody5", 5, 3), "relational": ("springs5", 5, 2)}
 """Per family: a task, its particles and dimension, on which a model of that family is built."""
 
 
@@ -45,9 +51,19 @@ def _model(name, task="charge", n=4, d=2):
     return build_model(cfg, get_family(str(cfg.task.family)).task_spec(cfg.task)).double().eval()
 
 
-def random_graph_batch(seed: int, dim: int = 2) -> Batch:
-    """Three graphs of 3-7 nodes with random directed edges (some nodes receive none)."""
+def random_graph_batch(seed: int, dim: int = 2, spec=None) -> Batch:
+    """Three graphs of 3-7 nodes with random directed edges (some nodes receive none). For a model that
+    reads a history (``spec.window``: relational inference), whose graphs are by contract fully connected
+    systems of the task's n particles (the joint LSTM concatenates them), three such systems observed
+    along smooth random paths of ``window`` frames of its ``target_dim`` features."""
     g = torch.Generator().manual_seed(seed)
+    if spec is not None and spec.window:
+        from bench.tasks.relational.loader import history_batch
+
+        n, shape = int(spec.n_particles), (3, int(spec.n_particles), spec.window, spec.target_dim)
+        steps = torch.randn(*shape, generator=g, dtype=torch.float64) * 0.05
+        start = torch.rand(3, n, 1, spec.target_dim, generator=g, dtype=torch.float64) - 0.5
+        return history_batch((start + steps.cumsum(2)).clamp(-1, 1), spec.dim)
     sizes = torch.randint(3, 8, (3,), generator=g).tolist()
     edges, graph, offset = [], [], 0
     for k, n in enumerate(sizes):
@@ -80,7 +96,7 @@ def task_cards() -> dict:
 
 
 def real_batches(data_root, families=None):
-    """A real batch of every task family (its task with the fewest particles), as float64."""
+    """A real batch of every task family (its task with the fewest particles), as float64, with its targets."""
     seen = set()
     cards = task_cards()
     for name in sorted(cards, key=lambda t: (int(cards[t].n_particles), t)):
@@ -90,8 +106,8 @@ def real_batches(data_root, families=None):
         seen.add(card.family)
         fam = get_family(str(card.family))
         data = fam.load(generate_dataset(card, "tiny", root=data_root, progress=False), card)
-        batch, _ = data.batch("train", torch.arange(0, 48, 3))
-        yield card, batch.to("cpu", torch.float64)
+        batch, targets = data.batch("train", torch.arange(0, 48, 3))
+        yield card, batch.to("cpu", torch.float64), targets
 
 
 def _backward(model, loss) -> None:
@@ -100,24 +116,54 @@ def _backward(model, loss) -> None:
         loss.backward()
 
 
-def _evaluate(model, batch: Batch, backend: str):
+ROLLOUT_STEPS = 3
+
+
+def _values(model, bound: Batch) -> tuple[dict, dict]:
+    """The named outputs of ``model`` on a bound batch, and what else it exposes per edge or per frame: edge
+    messages, the edge posterior, a short rollout (a model that reads a history)."""
+    outputs = named_outputs(model(bound), model.spec.target, model)
+    extra = {}
+    if "edge_messages" in type(model).capabilities():
+        extra["edge messages"] = model.edge_messages(bound)
+    if "edge_types" in type(model).capabilities():
+        extra["edge types"] = model.edge_types(bound)
+    if bound.history is not None and callable(getattr(model, "rollout", None)):
+        extra["rollout"] = model.rollout(bound, ROLLOUT_STEPS)
+    return outputs, extra
+
+
+def _evaluate_bound(model, bound: Batch):
     model.zero_grad()
-    bound = get_backend(backend).bind(batch)
-    out = model(bound)
-    messages = model.edge_messages(bound) if "edge_messages" in type(model).capabilities() else out[:0]
-    _backward(model, out.sin().sum() + messages.cos().sum())
+    outputs, extra = _values(model, bound)
+    loss = sum(v.sin().sum() for v in outputs.values()) + sum(v.cos().sum() for v in extra.values())
+    if torch.is_tensor(loss) and loss.requires_grad:
+        _backward(model, loss)
     grads = {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
-    return out.detach(), messages.detach(), grads
+    values = {**{f"output '{k}'": v.detach() for k, v in outputs.items()}, **{k: v.detach() for k, v in extra.items()}}
+    return values, grads
+
+
+def _evaluate(model, batch: Batch, backend: str):
+    return _evaluate_bound(model, get_backend(backend).bind(batch))
 
 
 def _assert_same(reference, other, label):
-    out0, msg0, grads0 = reference
-    out1, msg1, grads1 = other
-    torch.testing.assert_close(out1, out0, rtol=0, atol=TOLERANCE, msg=f"{label}: outputs")
-    torch.testing.assert_close(msg1, msg0, rtol=0, atol=TOLERANCE, msg=f"{label}: edge messages")
+    values0, grads0 = reference
+    values1, grads1 = other
+    assert values1.keys() == values0.keys(), label
+    for name in values0:
+        torch.testing.assert_close(values1[name], values0[name], rtol=0, atol=TOLERANCE, msg=f"{label}: {name}")
     assert grads1.keys() == grads0.keys(), label
     for name in grads0:
         torch.testing.assert_close(grads1[name], grads0[name], rtol=0, atol=TOLERANCE, msg=f"{label}: grad {name}")
+
+
+def _oracle_batch(model, batch: Batch, targets) -> Batch:
+    """``batch`` with the true edge types for a model that declares them as an oracle input."""
+    if "edges" in getattr(model, "oracle", ()):
+        return replace(batch, edge_label=targets["edges"])
+    return batch
 
 
 @pytest.mark.parametrize("backend", BACKEND_NAMES)
@@ -126,25 +172,25 @@ def _assert_same(reference, other, label):
 def test_parity_on_random_graphs(model_name, backend, seed):
     task, n, d = _home(model_name)
     model = _model(model_name, task, n, d)
-    batch = random_graph_batch(seed, d)
-    reference = _evaluate(model, batch, "torch")  # torch's index path: the graph is not fully connected
+    batch = random_graph_batch(seed, d, model.spec)
+    labels = torch.randint(0, 2, (batch.num_edges,), generator=torch.Generator().manual_seed(seed))
+    batch = _oracle_batch(model, batch, {"edges": labels})  # random edge types: as good as true ones here
+    reference_batch = get_backend("torch").bind(batch)
+    reference_batch.ops = IndexOps(reference_batch)  # the reference: torch's index path (as on real batches)
+    reference = _evaluate_bound(model, reference_batch)
     _assert_same(reference, _evaluate(model, batch, backend), f"{model_name} on {backend}, random graph {seed}")
 
 
 @pytest.mark.parametrize("backend", BACKEND_NAMES)
 @pytest.mark.parametrize("model_name", model_names())
 def test_parity_on_real_batches(model_name, backend, data_root):
-    for card, batch in real_batches(data_root, families=set(model_card(model_name).families)):
+    for card, batch, targets in real_batches(data_root, families=set(model_card(model_name).families)):
         model = _model(model_name, task=str(card.name), n=int(card.n_particles), d=int(card.dim))
+        batch = _oracle_batch(model, batch, targets)
         # the reference: pure-PyTorch index operations (the dense path is a backend under test too)
         reference_batch = get_backend("torch").bind(batch)
         reference_batch.ops = IndexOps(reference_batch)
-        model.zero_grad()
-        out = model(reference_batch)
-        msg = model.edge_messages(reference_batch) if "edge_messages" in type(model).capabilities() else out[:0]
-        _backward(model, out.sin().sum() + msg.cos().sum())
-        reference = (out.detach(), msg.detach(),
-                     {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None})  # fmt: skip
+        reference = _evaluate_bound(model, reference_batch)
         _assert_same(reference, _evaluate(model, batch, backend), f"{model_name} on {backend}, {card.name} batch")
 
 

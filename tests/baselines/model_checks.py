@@ -97,9 +97,10 @@ def spec_of(config: ModelConfig) -> TaskSpec:
     return _composed(config.overrides())[1]
 
 
-def random_dense(spec: TaskSpec, systems: int = SYSTEMS, seed: int = 0):
-    """Positions, velocities and the task's attributes of ``systems`` random systems of the task's
-    particles, (B, n, ...) in float64: charges ±1, every other attribute positive (masses)."""
+def random_dense(spec: TaskSpec, systems: int = SYSTEMS, seed: int = 0) -> dict[str, Any]:
+    """Random systems of the task's particles as dense (B, n, ...) float64 tensors: ``position``,
+    ``velocity``, ``attributes`` (charges ±1, every other attribute positive: masses) and, for a task with
+    a history window (``spec.window``: relational inference), ``history`` (B, n, window, target_dim)."""
     n = int(spec.n_particles or 4)
     g = torch.Generator().manual_seed(seed)
     pos = torch.randn(systems, n, spec.dim, generator=g, dtype=torch.float64)
@@ -110,7 +111,29 @@ def random_dense(spec: TaskSpec, systems: int = SYSTEMS, seed: int = 0):
             attrs[name] = torch.randint(0, 2, (systems, n), generator=g).double() * 2 - 1
         else:
             attrs[name] = torch.randn(systems, n, generator=g, dtype=torch.float64).exp()
-    return pos, vel, attrs
+    out: dict[str, Any] = {"position": pos, "velocity": vel, "attributes": attrs}
+    if spec.window:  # smooth random paths in [-1, 1], as normalised trajectories are
+        steps = torch.randn(systems, n, spec.window, spec.target_dim, generator=g, dtype=torch.float64) * 0.05
+        out["history"] = (torch.rand(systems, n, 1, spec.target_dim, generator=g, dtype=torch.float64) - 0.5
+                          + steps.cumsum(2)).clamp(-1, 1)  # fmt: skip
+    return out
+
+
+def dense_batch(spec: TaskSpec, dense: dict[str, Any]) -> Batch:
+    """The batch (not bound to a backend) of ``random_dense``'s systems."""
+    if "history" in dense:
+        from bench.tasks.relational.loader import history_batch
+
+        return history_batch(dense["history"], spec.dim)
+    return from_dense(dense["position"], dense["velocity"], dense["attributes"])
+
+
+def system(dense: dict[str, Any], k: int) -> dict[str, Any]:
+    """System ``k`` of ``random_dense``'s systems, alone."""
+    return {
+        key: ({a: v[k : k + 1] for a, v in value.items()} if isinstance(value, dict) else value[k : k + 1])
+        for key, value in dense.items()
+    }
 
 
 def bind(batch: Batch, dense: bool = True) -> Batch:
@@ -123,7 +146,7 @@ def bind(batch: Batch, dense: bool = True) -> Batch:
 
 
 def random_batch(spec: TaskSpec, systems: int = SYSTEMS, seed: int = 0, dense: bool = True) -> Batch:
-    return bind(from_dense(*random_dense(spec, systems, seed)), dense)
+    return bind(dense_batch(spec, random_dense(spec, systems, seed)), dense)
 
 
 def reloaded(model, make):
@@ -200,7 +223,7 @@ def check_capabilities(model: Model, batch: Batch) -> dict[str, Any]:
             if (value < 0).any():
                 _fail(capability, "(E, K) rows of non-negative probabilities", f"a minimum of {float(value.min()):.3g}")
             sums = value.sum(-1)
-            worst = float((sums - 1).abs().max()) if E else 0.0
+            worst = float((sums - 1).abs().max().detach()) if E else 0.0
             if worst > 1e-6:
                 _fail(capability, "(E, K) rows that sum to 1", f"a row sum off by {worst:.3g}")
             out[capability] = value
@@ -225,7 +248,9 @@ def check_equation(value: Any) -> list:
 
 
 def check_outputs(model: Model, out: Any, batch: Batch) -> dict[str, Tensor]:
-    """``forward``'s outputs by name; the task's target (N, target_dim), finite, in the batch's dtype."""
+    """``forward``'s outputs by name; the task's target (N, target_dim), or (N, T − 1, target_dim) for a batch
+    with a history of T frames (relational inference: the frames after the first), finite, in the batch's
+    dtype."""
     spec = model.spec
     try:
         outputs = named_outputs(out, spec.target, model)
@@ -233,14 +258,16 @@ def check_outputs(model: Model, out: Any, batch: Batch) -> dict[str, Tensor]:
         raise AssertionError(f"forward: {e}") from None
     if spec.target not in outputs:
         raise AssertionError(f"forward: the outputs {sorted(outputs)} lack the task's target '{spec.target}'")
-    shape = (batch.num_nodes, spec.target_dim)
-    _tensor_output(spec.target, outputs[spec.target], shape, batch.position.dtype)
+    shape, label = (batch.num_nodes, spec.target_dim), "(N, target_dim)"
+    if batch.history is not None and spec.window:
+        shape, label = (batch.num_nodes, batch.history.shape[1] - 1, spec.target_dim), "(N, T − 1, target_dim)"
+    _tensor_output(spec.target, outputs[spec.target], shape, batch.position.dtype, label)
     return outputs
 
 
-def _tensor_output(name: str, value: Tensor, shape: tuple[int, ...], dtype: torch.dtype) -> None:
+def _tensor_output(name: str, value: Tensor, shape: tuple[int, ...], dtype: torch.dtype, label: str) -> None:
     if tuple(value.shape) != shape:
-        raise AssertionError(f"forward: '{name}' expected (N, target_dim) = {shape}, got {tuple(value.shape)}")
+        raise AssertionError(f"forward: '{name}' expected {label} = {shape}, got {tuple(value.shape)}")
     if value.dtype != dtype:
         raise AssertionError(f"forward: '{name}' expected {dtype} (the model's and the batch's dtype), "
                              f"got {value.dtype}")  # fmt: skip
@@ -302,7 +329,7 @@ class ModelTests:
         assert tuple(values) == claimed
 
     def test_dense_and_index_operations_agree_with_gradients(self, model: Model, config: ModelConfig):
-        batch = from_dense(*random_dense(model.spec, seed=2))
+        batch = dense_batch(model.spec, random_dense(model.spec, seed=2))
         params = dict(model.named_parameters())
         results = []
         for dense in (True, False):
@@ -326,16 +353,15 @@ class ModelTests:
                                        msg=lambda m, message=message: f"{message}: {m}")  # fmt: skip
 
     def test_batched_equals_single(self, model: Model, config: ModelConfig):
-        pos, vel, attrs = random_dense(model.spec, seed=3)
+        dense = random_dense(model.spec, seed=3)
         target = model.spec.target
 
-        def predict(pos, vel, attrs):
-            return named_outputs(model(bind(from_dense(pos, vel, attrs))), target, model)[target]
+        def predict(dense):
+            return named_outputs(model(bind(dense_batch(model.spec, dense))), target, model)[target]
 
         with torch.no_grad():
-            together = predict(pos, vel, attrs)
-            alone = torch.cat([predict(pos[k : k + 1], vel[k : k + 1], {a: v[k : k + 1] for a, v in attrs.items()})
-                               for k in range(pos.shape[0])])  # fmt: skip
+            together = predict(dense)
+            alone = torch.cat([predict(system(dense, k)) for k in range(dense["position"].shape[0])])
         torch.testing.assert_close(together, alone, rtol=config.rtol, atol=config.atol)
 
     def test_save_and_load(self, model: Model, make: Callable[[], Model], config: ModelConfig):

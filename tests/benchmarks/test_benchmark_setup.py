@@ -9,14 +9,14 @@ import torch
 
 from bench.backends import installed
 from bench.registry import model_names
-from benchmarks.common import model_for, our_step, random_batch
+from benchmarks.common import batch_for, model_for, our_step
 
 
 @pytest.mark.parametrize("backend, precision", [*((b, "fp32") for b in installed()), ("torch", "bf16")])
 @pytest.mark.parametrize("name", model_names())
 def test_a_benchmark_step_trains_every_model(name, backend, precision):
     model, cfg, graphs = model_for(name)
-    batch = random_batch(4, int(cfg.task.n_particles), int(cfg.task.dim))  # the shape, not the size, of the batch
+    batch = batch_for(model, 4)  # the shape, not the size, of the batch
     before = [p.detach().clone() for p in model.parameters()]
     step = our_step(model, batch, backend, precision=precision)
     step()

@@ -15,8 +15,8 @@ FORCES_SYSTEMS = ("spring", "r1", "r2", "charge")
 GNN_VARIANTS = ("gnn", "gnn-bottleneck", "gnn-l1", "gnn-kl", "gnn-prune")
 HEGNN_TASKS = ("nbody5h", "nbody20", "nbody50", "nbody100")
 HEGNN_ROWS = ("linear", "mpnn", "rf", "egnn", "tfn-l2", "hegnn-l1", "hegnn-l2", "hegnn-l3")
-PLANNED_TASKS = {"springs", "charged", "kuramoto", "arbitrary3"}  # families of DESIGN.md not shipped yet
-LABELS = {"se3-transformer", "tfn", "tfn-l2", "hegnn-l1", "hegnn-l2", "hegnn-l3", "nri", "embedding-gnn"}
+PLANNED_TASKS = {"arbitrary3"}  # families of DESIGN.md not shipped yet
+LABELS = {"se3-transformer", "tfn", "tfn-l2", "hegnn-l1", "hegnn-l2", "hegnn-l3", "embedding-gnn"}
 
 
 def _row(**kw) -> dict:
@@ -66,11 +66,16 @@ def test_values_agree_with_the_design(task, model, metric, value):
     assert lookup(task, model, metric) == value
 
 
-def test_nri_rows_differ_by_particle_count():
-    assert lookup("springs", "nri", "edge_accuracy_pct", n_particles=5) == 99.9
-    assert lookup("kuramoto", "nri", "edge_accuracy_pct", n_particles=10) == 75.7
+def test_nri_rows_are_per_task_and_rows_differ_by_particle_count(tmp_path):
+    assert lookup("springs5", "nri", "edge_accuracy_pct") == 99.9
+    assert lookup("kuramoto10", "nri-cnn", "edge_accuracy_pct", n_particles=10, dim=1) == 75.7
+    assert lookup("charged10", "nri-supervised", "edge_accuracy_pct") == 94.6
+    assert lookup("kuramoto10", "nri-cnn", "edge_accuracy_pct", n_particles=5) is None
+    path = tmp_path / "refs.yaml"
+    path.write_text(yaml.safe_dump([_row(n_particles=5), _row(n_particles=10)]))
     with pytest.raises(InvalidReferences, match="2 published values .* give n_particles and dim"):
-        lookup("charged", "nri", "edge_accuracy_pct")
+        lookup("spring", "gnn", "mae", path=path)
+    assert lookup("spring", "gnn", "mae", n_particles=10, path=path) == 0.1
     assert lookup("spring", "gnn", "loss_sum", n_particles=4, dim=2) == 0.047
     assert lookup("spring", "gnn", "loss_sum", n_particles=8) is None
     assert lookup("spring", "nobody", "loss_sum") is None

@@ -94,6 +94,16 @@ def test_forces_are_clipped_in_a_close_encounter():
     assert np.abs(springs).max() == 100.0
 
 
+def test_coulomb_forces_over_pairs_equal_the_full_pair_sum():
+    rng = np.random.default_rng(0)
+    x, q = rng.standard_normal((6, 7, 2)), np.where(rng.random((6, 7)) < 0.5, 1.0, -1.0)
+    d = x[:, :, None] - x[:, None, :]  # x_i − x_j
+    r2 = (d**2).sum(-1)
+    r2[:, np.arange(7), np.arange(7)] = np.inf
+    full = ((q[:, :, None] * q[:, None, :] / r2**1.5)[..., None] * d).sum(2)
+    np.testing.assert_allclose(coulomb_forces(x, q, max_force=None), full, rtol=1e-12, atol=1e-12)
+
+
 def test_like_charges_repel_and_springs_attract():
     x = np.array([[[0.0, 0.0], [1.0, 0.0]]])
     np.testing.assert_allclose(coulomb_forces(x, np.array([[1.0, 1.0]]))[0, 0], [-1.0, 0.0])
