@@ -203,11 +203,15 @@ def remove_stale_partials(folder: str | Path, min_age_s: float = 10.0) -> list[P
     return removed
 
 
-def save_npz(f: BinaryIO, arrays: dict[str, np.ndarray]) -> None:
+def save_npz(f: BinaryIO, arrays: dict[str, np.ndarray], compress: bool = False) -> None:
     """Like ``np.savez`` (loadable with ``np.load``), but byte-identical for identical arrays:
-    entries in sorted order with a fixed timestamp (``np.savez`` stamps the current time)."""
-    with zipfile.ZipFile(f, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+    entries in sorted order with a fixed timestamp (``np.savez`` stamps the current time). ``compress``:
+    deflate the entries (``np.savez_compressed``): for saved predictions, whose repeats (a copied frame,
+    a uniform posterior) would otherwise fill the official records."""
+    method = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    with zipfile.ZipFile(f, mode="w", compression=method, allowZip64=True) as zf:
         for name in sorted(arrays):
             info = zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_EPOCH)
+            info.compress_type = method
             with zf.open(info, "w", force_zip64=True) as entry:
                 np.lib.format.write_array(entry, np.asanyarray(arrays[name]), allow_pickle=False)

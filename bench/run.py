@@ -168,7 +168,7 @@ def fit(p: Prepared) -> TrainResult:
 def collect(p: Prepared) -> dict[str, np.ndarray]:
     """The named prediction arrays of the test split, saved as ``predictions.npz``."""
     arrays = p.family.collect(p.model, p.data, p.backend, p.device, p.cfg)
-    atomic_write(p.directory / PREDICTIONS_NAME, lambda f: save_npz(f, arrays))
+    atomic_write(p.directory / PREDICTIONS_NAME, lambda f: save_npz(f, arrays, compress=True))
     return arrays
 
 

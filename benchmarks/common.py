@@ -117,9 +117,9 @@ def model_for(name: str, overrides: list[str] | None = None):
 def our_step(
     model, batch: Batch, backend_name: str, optimizer: bool = True, precision: str = "fp32", compile: bool = False
 ) -> Callable[[], None]:
-    """forward, L1 loss (on every named output), backward and (if ``optimizer``) the training loop's Adam step, at the training
-    loop's ``precision`` (``fp32`` or ``bf16`` mixed), through ``torch.compile`` if ``compile`` (as the
-    training loop's ``compile=true``); binding the batch to the backend is part of the step. A model
+    """forward, L1 loss (on every named output), backward and (if ``optimizer``) the training loop's Adam
+    step, at the training loop's ``precision`` (``fp32`` or ``bf16`` mixed), through ``torch.compile`` if
+    ``compile`` (as the training loop's ``compile=true``); binding the batch to the backend is part of the step. A model
     without parameters (``copy-last``), which the training loop does not train, gets no optimiser and
     no backward pass: its step is the forward pass and the loss."""
     from bench.train import named_outputs

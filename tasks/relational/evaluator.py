@@ -57,13 +57,14 @@ class Evaluator(TaskEvaluator):
     """``Evaluator('springs5')`` or ``Evaluator(card)``; ``evaluator(input_dict) -> metrics``.
 
     Input (n particles, E = n(n−1) ordered pairs in the batches' order: receiver i, then senders j ≠ i
-    ascending; K edge types; H = ``task.horizon`` rollout frames; F features per particle):
+    ascending; K edge types; H scored steps: those of 1, 10, 20 within ``task.horizon``; F features per particle):
 
     - ``edge_prob_pred`` (S, E, K): the model's posterior over the edge types of every test edge (rows are
       probabilities: in [0, 1], summing to 1; not logits);
     - ``edges_true`` (S, E) int: the true types, in {0, …, K−1};
-    - ``state_pred`` (S, H, n, F): the rollout from frame 49, frames 50..49+H, normalised as the data;
-    - ``state_true`` (S, H, n, F): the true frames, normalised;
+    - ``state_pred`` (S, H, n, F): the rollout from frame 49 at the scored steps (frames 50, 59 and 69 for
+      steps 1, 10, 20), normalised as the data (only the scored frames are saved: a tenth of the rollout);
+    - ``state_true`` (S, H, n, F): the true frames at those steps, normalised;
     - ``feature_scale`` (F,): physical units per normalised unit of each feature ((max − min) / 2).
 
     Output:
@@ -129,16 +130,19 @@ class Evaluator(TaskEvaluator):
         self.n_features = len(FEATURES[self.system])
         self.edge_types = int(self.card.edge_types)
         self.horizon = int(self.card.horizon)
+        self.steps = tuple(k for k in HORIZONS if k <= self.horizon)
+        """The rollout steps scored (and saved): 1, 10, 20 within the task's horizon."""
         self.n_edges = self.n * (self.n - 1)
 
     @property
     def expected_input(self) -> dict[str, str]:
-        E, K, H, n, F = self.n_edges, self.edge_types, self.horizon, self.n, self.n_features
+        E, K, H, n, F = self.n_edges, self.edge_types, len(self.steps), self.n, self.n_features
+        frames = ", ".join(str(49 + k) for k in self.steps)
         return {
             "edge_prob_pred": f"float array (S, {E}, {K}): posterior over the {K} edge types of each ordered pair",
             "edges_true": f"int array (S, {E}): the true edge types, in 0..{K - 1}",
-            "state_pred": f"float array (S, {H}, {n}, {F}): the rollout, frames 50..{49 + H}, normalised",
-            "state_true": f"float array (S, {H}, {n}, {F}): the true frames 50..{49 + H}, normalised",
+            "state_pred": f"float array (S, {H}, {n}, {F}): the rollout at frames {frames}, normalised",
+            "state_true": f"float array (S, {H}, {n}, {F}): the true frames {frames}, normalised",
             "feature_scale": f"float array ({F},): physical units per normalised unit of each feature",
         }
 
@@ -163,7 +167,7 @@ class Evaluator(TaskEvaluator):
 
     def __call__(self, input_dict: dict[str, Any]) -> dict[str, float]:
         owner = f"Evaluator({self.task!r})"
-        E, K, H, n, F = self.n_edges, self.edge_types, self.horizon, self.n, self.n_features
+        E, K, H, n, F = self.n_edges, self.edge_types, len(self.steps), self.n, self.n_features
         prob = self._array(input_dict, "edge_prob_pred", ("S", E, K), "(S, n(n−1), K): the edge-type posterior")
         labels = self._array(input_dict, "edges_true", ("S", E), "(S, n(n−1)): the true edge types")
         pred = self._array(
@@ -192,10 +196,9 @@ class Evaluator(TaskEvaluator):
             raise ValueError(f"{owner}: feature_scale is {scale.tolist()}; expected positive values")
 
         out = self.edge_metrics(prob.reshape(-1, K), labels.reshape(-1).astype(np.int64))
-        steps = [k for k in HORIZONS if k <= H]
-        frames = [k - 1 for k in steps]  # step k predicts frame 49 + k: index k − 1 of the rollout
+        steps = self.steps
         with np.errstate(over="ignore", invalid="ignore"):
-            err2 = (pred[:, frames] - true[:, frames]) ** 2  # (S, steps, n, F), normalised units
+            err2 = (pred - true) ** 2  # (S, steps, n, F), normalised units
         err2[~np.isfinite(err2)] = np.inf  # a blown-up rollout: an infinite error, never NaN
         for j, k in enumerate(steps):
             out[f"mse_h{k}"] = float(err2[:, j].mean())

@@ -154,12 +154,16 @@ class RelationalFamily(Family):
         return {k: v for k, v in metrics.items() if k in ("edge_accuracy", "edge_accuracy_raw")}
 
     def collect(self, model, data, backend, device, cfg) -> dict[str, np.ndarray]:
-        """``edge_prob_pred`` (S, n(n−1), K): the posterior of every test edge; ``state_pred`` (S, horizon, n,
-        F): the model's rollout from frame 49, normalised."""
+        """``edge_prob_pred`` (S, n(n−1), K): the posterior of every test edge; ``state_pred`` (S, H, n, F): the
+        model's rollout from frame 49 at the evaluator's scored steps (1, 10, 20: frames 50, 59, 69),
+        normalised; the frames in between are not saved (they are not scored)."""
         import torch
+
+        from bench.tasks.relational.evaluator import Evaluator
 
         S, n = data.num_samples("test"), int(cfg.task.n_particles)
         size = self.eval_batch_size(cfg.task)
+        scored = [k - 1 for k in Evaluator(cfg.task).steps]  # step k: index k − 1 of the rollout
         probs, states = [], []
         model.eval()
         with torch.no_grad():
@@ -169,19 +173,21 @@ class RelationalFamily(Family):
                 batch = backend.bind(batch.to(device))
                 B = len(index)
                 probs.append(model.edge_types(batch).float().cpu().reshape(B, n * (n - 1), -1))
-                roll = model.rollout(batch, data.horizon).float().cpu()  # (B·n, H, F)
-                states.append(roll.reshape(B, n, data.horizon, -1).permute(0, 2, 1, 3))
+                roll = model.rollout(batch, data.horizon).float().cpu()[:, scored]  # (B·n, steps, F)
+                states.append(roll.reshape(B, n, len(scored), -1).permute(0, 2, 1, 3))
         return {
             "edge_prob_pred": torch.cat(probs).numpy().astype(np.float32),
             "state_pred": torch.cat(states).numpy().astype(np.float32),
         }
 
     def truth(self, card, data, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+        from bench.tasks.relational.evaluator import Evaluator
         from bench.tasks.relational.loader import feature_scale
 
+        scored = [k - 1 for k in Evaluator(card).steps]
         return {
             "edges_true": data.edge_truth("test"),
-            "state_true": data.future("test"),
+            "state_true": data.future("test")[:, scored],
             "feature_scale": feature_scale(data.norm),
         }
 

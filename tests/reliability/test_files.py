@@ -358,3 +358,24 @@ def test_the_core_names_no_task_family():
         text = Path(module.__file__).read_text()
         assert not [n for n in names if f'"{n}"' in text or f"'{n}'" in text], module.__name__
     assert get_family("forces")  # (the families exist: the check above is not vacuous)
+
+
+def test_compressed_npz_is_deterministic_loadable_and_smaller(tmp_path):
+    """Saved predictions are deflated (a uniform posterior, a copied frame repeat): the same arrays give the
+    same bytes, ``np.load`` reads them back, and a repetitive array shrinks."""
+    import io
+    import zipfile
+
+    from bench.io import save_npz
+
+    arrays = {"edge_prob_pred": np.full((500, 20, 2), 0.5, np.float32), "x": np.arange(12.0).reshape(3, 4)}
+    files = []
+    for compress in (True, True, False):
+        buffer = io.BytesIO()
+        save_npz(buffer, arrays, compress=compress)
+        files.append(buffer.getvalue())
+    assert files[0] == files[1] and len(files[0]) < len(files[2]) / 10
+    with zipfile.ZipFile(io.BytesIO(files[0])) as z:
+        assert {i.compress_type for i in z.infolist()} == {zipfile.ZIP_DEFLATED}
+    with np.load(io.BytesIO(files[0])) as z:
+        assert all(np.array_equal(z[k], v) for k, v in arrays.items())

@@ -44,7 +44,12 @@ def test_nri_run_records_every_metric_and_the_learning_curve(tmp_path, data_root
     assert len(history) == 2 and all(0 <= h["val_edge_accuracy"] <= 1 for h in history)
     with np.load(run_dir / "predictions.npz") as z:
         saved = {k: z[k] for k in z.files}
-    assert saved["edge_prob_pred"].shape == (20, 20, 2) and saved["state_pred"].shape == (20, 20, 5, 4)
+    assert saved["edge_prob_pred"].shape == (20, 20, 2) and saved["state_pred"].shape == (
+        20,
+        3,
+        5,
+        4,
+    )  # the scored steps only
     # the saved arrays recompute the recorded metrics
     from bench.config import task_card
     from bench.family import get_family

@@ -10,7 +10,7 @@ from omegaconf import OmegaConf
 from bench.config import task_card
 from bench.tasks.relational.evaluator import Evaluator, auroc
 
-S, N, E, K, H, F = 2000, 5, 20, 2, 20, 4  # springs5: 5 particles, 20 ordered pairs, state (x, y, vx, vy)
+S, N, E, K, H, F = 2000, 5, 20, 2, 3, 4  # springs5: 5 particles, 20 ordered pairs, steps 1/10/20, state (x, y, vx, vy)
 
 
 @pytest.fixture(scope="module")
@@ -108,8 +108,7 @@ def test_rollout_mse_is_the_hand_computation(ev):
     pred = true + rng.normal(size=true.shape) * np.linspace(0.1, 2.0, H)[None, :, None, None]
     scale = np.array([2.0, 2.0, 0.5, 0.5])  # one range for positions, one for velocities (NRI)
     out = ev(_inputs(_onehot(labels), labels, pred, true, scale))
-    for k in (1, 10, 20):
-        frame = k - 1  # step k predicts frame 49 + k: index k − 1 of the rollout
+    for frame, k in enumerate((1, 10, 20)):  # the scored steps, in order: frames 50, 59, 69
         total = sum((pred[s, frame, i, f] - true[s, frame, i, f]) ** 2
                     for s in range(samples) for i in range(N) for f in range(F))  # fmt: skip
         assert out[f"mse_h{k}"] == pytest.approx(total / (samples * N * F), rel=1e-12)
@@ -148,7 +147,8 @@ def test_kuramoto_reports_its_own_feature_groups():
 def test_only_horizons_within_the_tasks_are_reported():
     ev = Evaluator(OmegaConf.merge(task_card("springs5"), {"horizon": 5}))
     labels = _labels(samples=2)
-    z = np.zeros((2, 5, N, F))
+    assert ev.steps == (1,)
+    z = np.zeros((2, 1, N, F))
     out = ev({"edge_prob_pred": _onehot(labels), "edges_true": labels, "state_pred": z, "state_true": z,
               "feature_scale": np.ones(F)})  # fmt: skip
     assert sorted(k for k in out if "mse" in k) == ["mse_h1", "position_mse_h1", "velocity_mse_h1"]
@@ -182,8 +182,8 @@ def _good(samples: int = 3) -> dict:
         ("edge_prob_pred", np.full((3, E), 0.5), r"edge_prob_pred has shape \(3, 20\); expected \(S, 20, 2\)"),
         ("edge_prob_pred", np.full((3, 12, K), 0.5), r"edge_prob_pred has shape \(3, 12, 2\); expected \(S, 20, 2\)"),
         ("edges_true", np.zeros((3, E, 1)), r"edges_true has shape \(3, 20, 1\); expected \(S, 20\)"),
-        ("state_pred", np.zeros((3, 10, N, F)), r"state_pred has shape \(3, 10, 5, 4\); expected \(S, 20, 5, 4\)"),
-        ("state_true", np.zeros((3, H, N, 3)), r"state_true has shape \(3, 20, 5, 3\); expected \(S, 20, 5, 4\)"),
+        ("state_pred", np.zeros((3, 20, N, F)), r"state_pred has shape \(3, 20, 5, 4\); expected \(S, 3, 5, 4\)"),
+        ("state_true", np.zeros((3, H, N, 3)), r"state_true has shape \(3, 3, 5, 3\); expected \(S, 3, 5, 4\)"),
         ("feature_scale", np.ones(3), r"feature_scale has shape \(3,\); expected \(4,\)"),
         ("feature_scale", np.array([1.0, 1.0, 0.0, 1.0]), "feature_scale is .*; expected positive values"),
         ("state_pred", np.zeros((2, H, N, F)), "state_pred holds 2 samples, edge_prob_pred 3; they must match"),
@@ -215,8 +215,8 @@ def test_a_rollout_that_blows_up_scores_an_infinite_error(ev):
     """A model's rollout may diverge: its MSE is infinite from that step on, the edge metrics stand."""
     inputs = _good()
     pred = np.array(inputs["state_pred"], dtype=np.float64)
-    pred[0, 5:] = np.nan
-    pred[1, 9:] = np.inf
+    pred[0, 1:] = np.nan  # blown up by step 10
+    pred[1, 2:] = np.inf
     out = ev({**inputs, "state_pred": pred})
     good = ev(inputs)
     assert out["mse_h1"] == good["mse_h1"] and np.isinf(out["mse_h10"]) and np.isinf(out["mse_h20"])
@@ -235,12 +235,13 @@ def test_the_familys_truth_arrays_are_what_it_reads(data_root):
     truth = family.truth(card, data, ("edge_prob_pred", "state_pred"))
     S = truth["edges_true"].shape[0]
     last = data.splits["test"]["state"][:, :, data.observed("test") - 1].numpy()  # frame 49, (S, n, F)
-    static = np.repeat(last[:, None], H, axis=1)
+    static = np.repeat(last[:, None], H, axis=1)  # the same frame at every scored step
     out = family.evaluator(card)({"edge_prob_pred": np.full((S, E, K), 0.5, np.float32), "state_pred": static,
                                   **truth})  # fmt: skip
     share = truth["edges_true"].mean()
     assert out["edge_accuracy"] == pytest.approx(max(share, 1 - share)) and out["edge_auroc"] == 0.5
-    err = static[:, 9] - truth["state_true"][:, 9]
+    assert np.array_equal(truth["state_true"][:, 1], data.future("test")[:, 9])  # step 10: frame 59
+    err = static[:, 1] - truth["state_true"][:, 1]
     assert out["mse_h10"] == pytest.approx((err.astype(np.float64) ** 2).mean(), rel=1e-6)
     assert out["position_mse_h10"] == pytest.approx(
         ((err[..., :2] * truth["feature_scale"][:2]).astype(np.float64) ** 2).mean(), rel=1e-6)  # fmt: skip
