@@ -59,7 +59,9 @@ from bench.leaderboard import store
 from bench.tasks import data as D
 
 ROOT = os.geteuid() == 0
-OFFICIAL_RECORD = next(iter(sorted(store.OFFICIAL_ROOT.rglob("result.json"))))
+OFFICIAL_RECORD = next(
+    p for p in sorted(store.OFFICIAL_ROOT.rglob("result.json")) if json.loads(p.read_text())["train_time_s"] > 0
+)  # a trained model's (the tests edit its time)
 
 
 def _run(capsys, *args):
