@@ -342,6 +342,17 @@ def out_of_range(key: str, value: object, valid: str) -> BenchError:
     return BenchError(f"{key}={show_value(value)} is out of range; valid: {valid}")
 
 
+def check_split(key: str, value: object) -> None:
+    """Raise ``out_of_range`` unless ``value`` is three weights (train, val, test) >= 0 with a positive sum."""
+    split = list(value) if isinstance(value, (list, tuple)) or hasattr(value, "__iter__") else [value]
+    if (
+        len(split) != 3
+        or any(isinstance(w, bool) or not isinstance(w, (int, float)) or w < 0 for w in split)
+        or sum(split) <= 0
+    ):
+        raise out_of_range(key, split, "three weights (train, val, test) >= 0 with a positive sum")
+
+
 def check_range(
     key: str,
     value: object,

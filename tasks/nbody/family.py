@@ -26,7 +26,7 @@ class NBodyFamily(Family):
         return DATA_KEYS
 
     def check_card(self, card: Any) -> None:
-        from bench.config import SEED_LIMIT, check_range, out_of_range
+        from bench.config import SEED_LIMIT, check_range, check_split, out_of_range
 
         if card.dim != 3:
             raise BenchError(f"task.dim={card.dim} is not supported by the n-body simulator; valid: 3")
@@ -46,13 +46,7 @@ class NBodyFamily(Family):
         charges = list(card.charges)
         if not charges or any(isinstance(c, bool) or not isinstance(c, (int, float)) for c in charges):
             raise out_of_range("task.charges", charges, "a non-empty list of numbers")
-        split = list(card.split)
-        if (
-            len(split) != 3
-            or any(isinstance(w, bool) or not isinstance(w, (int, float)) or w < 0 for w in split)
-            or sum(split) <= 0
-        ):
-            raise out_of_range("task.split", split, "three weights (train, val, test) >= 0 with a positive sum")
+        check_split("task.split", card.split)
 
     def generate(self, card, scale, progress=True):
         from bench.tasks.nbody.generate import generate

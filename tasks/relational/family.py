@@ -27,7 +27,7 @@ class RelationalFamily(Family):
         return DATA_KEYS
 
     def check_card(self, card: Any) -> None:
-        from bench.config import SEED_LIMIT, check_range, out_of_range
+        from bench.config import SEED_LIMIT, check_range, check_split, out_of_range
         from bench.tasks.relational.generate import SYSTEMS
 
         system = str(card.system)
@@ -56,13 +56,7 @@ class RelationalFamily(Family):
         check_range("task.edge_prob", card.edge_prob, above=0, below=1)
         if int(card.edge_types) != 2:
             raise BenchError(f"task.edge_types={card.edge_types}: the systems have 2 edge types; valid: 2")
-        split = list(card.split)
-        if (
-            len(split) != 3
-            or any(isinstance(w, bool) or not isinstance(w, (int, float)) or w < 0 for w in split)
-            or sum(split) <= 0
-        ):
-            raise out_of_range("task.split", split, "three weights (train, val, test) >= 0 with a positive sum")
+        check_split("task.split", card.split)
 
     def generate(self, card, scale, progress=True):
         from bench.tasks.relational.generate import generate
