@@ -23,6 +23,9 @@ Shapes (N particles in the batch, E edges, d dimensions, B graphs):
 - ``edge_label``: (E,) long or None: the true type of each edge, given only to a model that declares it
   as an oracle input (``Model.oracle``: an upper bound such as NRI's decoder on the true graph, never
   ranked); None for every other model
+- ``node_label``: (N,) long or None: the true hidden type of each particle, given only to a model that
+  declares it as an oracle input (``Model.oracle = ("types",)``: a ceiling such as a GNN told the types);
+  None for every other model
 - ``nodes_per_graph``: set when every graph has that many particles and is fully connected with
   edges in receiver-major order (receiver i, then senders j != i ascending); backends use it to work
   on dense (B, n, ...) tensors without any scatter.
@@ -58,6 +61,7 @@ class Batch:
     node_type: Tensor | None = None
     mask: Tensor | None = None
     edge_label: Tensor | None = None
+    node_label: Tensor | None = None
     nodes_per_graph: int | None = None
     ops: GraphOps | None = None
     """Message-passing operations over this batch's edges, bound by the backend (``bench.backends``)."""
@@ -103,6 +107,7 @@ class Batch:
             node_type=move(self.node_type),
             mask=move(self.mask),
             edge_label=move(self.edge_label),
+            node_label=move(self.node_label),
             ops=None,
         )
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from bench.family import Metric, metric_info
 
 
@@ -50,6 +52,26 @@ class TaskEvaluator:
 
     def __repr__(self) -> str:
         return describe(f"Evaluator(task={self.task!r})", self.expected_input, self.expected_output)
+
+    def input_array(
+        self, input_dict: dict[str, Any], name: str, shape: tuple[int | str, ...], what: str, finite: bool = True
+    ) -> np.ndarray:
+        """Input ``name`` as a float64 array of ``shape`` (a str entry: any length), every value finite (unless
+        ``finite`` is False: predictions may blow up); a ``ValueError`` naming the input, its shape and ``what``
+        was expected otherwise."""
+        owner = f"Evaluator({self.task!r})"
+        if input_dict.get(name) is None:
+            raise ValueError(f"{owner}: missing input '{name}', {what}")
+        try:
+            a = np.asarray(input_dict[name], dtype=np.float64)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{owner}: {name} is not a numeric array ({e}); expected {what}") from None
+        want = "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+        if a.ndim != len(shape) or any(isinstance(s, int) and a.shape[i] != s for i, s in enumerate(shape)):
+            raise ValueError(f"{owner}: {name} has shape {a.shape}; expected {want}, {what}")
+        if finite and not np.isfinite(a).all():
+            raise ValueError(f"{owner}: {name} has {int((~np.isfinite(a)).sum())} non-finite values; expected {what}")
+        return a
 
     def __call__(self, input_dict: dict[str, Any]) -> dict[str, float]:  # pragma: no cover - abstract
         raise NotImplementedError

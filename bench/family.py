@@ -165,7 +165,9 @@ class Family:
     def load(self, dataset: Any, card: Any) -> TaskData:
         raise NotImplementedError
 
-    def task_spec(self, card: Any) -> TaskSpec:
+    def task_spec(self, card: Any, scale: str | None = None) -> TaskSpec:
+        """What a model is built from. ``scale``: the run's scale, for a family whose sizes depend on it
+        (heterogeneous particles: the particles of each scale's box); None where the caller has none."""
         raise NotImplementedError
 
     def with_oracle(self, data: TaskData, truths: tuple[str, ...]) -> TaskData:

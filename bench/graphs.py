@@ -203,30 +203,43 @@ def radius_graph(
     scale = float(np.abs(x).max(initial=0.0)) + (0.0 if box is None else float(box.max()))
     query_radius = radius * (1 + 1e-9) + 64 * np.finfo(np.float64).eps * scale
 
-    receivers, senders = [], []
+    firsts, seconds = [], []  # each unordered pair once: i < j
     for g in np.unique(graph_ids):
         members = np.flatnonzero(graph_ids == g)
         if members.size < 2:
             continue
         tree = cKDTree(tree_points[members], boxsize=box)
         pairs = members[tree.query_pairs(query_radius, output_type="ndarray")]
-        receivers += [pairs[:, 0], pairs[:, 1]]
-        senders += [pairs[:, 1], pairs[:, 0]]
-    receiver = np.concatenate(receivers) if receivers else np.zeros(0, dtype=np.int64)
-    sender = np.concatenate(senders) if senders else np.zeros(0, dtype=np.int64)
+        firsts.append(pairs[:, 0])
+        seconds.append(pairs[:, 1])
+    first = np.concatenate(firsts) if firsts else np.zeros(0, dtype=np.int64)
+    second = np.concatenate(seconds) if seconds else np.zeros(0, dtype=np.int64)
 
-    delta = np.asarray(displacement(x[receiver], x[sender]))
+    # one displacement per unordered pair; the reverse edge gets its negation (the minimum image is odd)
+    raw = x[first] - x[second]
+    delta = np.asarray(displacement(raw, np.zeros(1)))  # the same as displacement(x[first], x[second])
     keep = np.sqrt((delta**2).sum(axis=1)) < radius
-    receiver, sender = receiver[keep], sender[keep]
-    order = np.lexsort((sender, receiver))
+    first, second, raw, delta = first[keep], second[keep], raw[keep], delta[keep]
+    receiver, sender = np.concatenate([first, second]), np.concatenate([second, first])
+    order = _receiver_major(receiver, sender, N)
     receiver, sender = receiver[order], sender[order]
 
     device = position.device if isinstance(position, Tensor) else torch.device("cpu")
     edge_index = torch.from_numpy(np.stack([sender, receiver]).astype(np.int64)).to(device)
     if not displacement.periodic:
         return edge_index, None
-    shift = np.asarray(displacement.shift(x[receiver], x[sender]))
+    shift = delta - raw  # displacement(x_i, x_j) − (x_i − x_j) for the pair (i, j) = (first, second)
+    shift = np.concatenate([shift, -shift])[order]
     return edge_index, torch.from_numpy(shift.reshape(-1, d)).to(device=device, dtype=_float_dtype(position))
+
+
+def _receiver_major(receiver: np.ndarray, sender: np.ndarray, N: int) -> np.ndarray:
+    """The order that sorts edges by receiver, then sender: two stable radix passes on 16-bit keys where the
+    node ids fit (O(E), a few ms for 400k edges), else ``np.lexsort`` (O(E log E))."""
+    if N > np.iinfo(np.uint16).max + 1:
+        return np.lexsort((sender, receiver))
+    by_sender = np.argsort(sender.astype(np.uint16), kind="stable")
+    return by_sender[np.argsort(receiver[by_sender].astype(np.uint16), kind="stable")]
 
 
 def _float_dtype(position: Array) -> torch.dtype:

@@ -67,7 +67,10 @@ class TaskSpec:
     ``batch.attributes``; ``target``: what ``forward`` predicts; ``target_dim``: its last dimension;
     ``num_identities``: how many distinct ``batch.particle`` identities the task has (the size of a
     per-particle embedding table; None when identities carry no meaning across samples); ``window``: the
-    frames of ``batch.history`` an encoder reads (relational inference: NRI's 49; None: no history).
+    frames of ``batch.history`` an encoder reads (relational inference: NRI's 49; None: no history);
+    ``radius``: the cutoff of the task's radius graphs, the natural length unit of its pair features (None:
+    fully connected graphs); ``num_types``: how many hidden particle types the task has (the range of the
+    oracle input ``batch.node_label``; None: no hidden types).
     """
 
     family: str
@@ -78,6 +81,8 @@ class TaskSpec:
     target_dim: int
     num_identities: int | None = None
     window: int | None = None
+    radius: float | None = None
+    num_types: int | None = None
 
 
 class Model(nn.Module):
@@ -86,9 +91,10 @@ class Model(nn.Module):
     families: ClassVar[tuple[str, ...]] = ()
     """The task families the model can be trained on."""
     oracle: ClassVar[tuple[str, ...]] = ()
-    """Truths the model is given as inputs (``("edges",)``: ``batch.edge_label``): an upper bound for
-    comparison (NRI's decoder on the true graph), marked as such in its record. Only a family that offers
-    them (``Family.with_oracle``) can run such a model."""
+    """Truths the model is given as inputs (``("edges",)``: ``batch.edge_label``; ``("types",)``:
+    ``batch.node_label``): an upper bound for comparison (NRI's decoder on the true graph, a GNN told the
+    particle types), marked as such in its record. Only a family that offers them (``Family.with_oracle``)
+    can run such a model."""
 
     def __init__(self, spec: TaskSpec, **hparams: Any):
         super().__init__()

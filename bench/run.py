@@ -142,7 +142,7 @@ def prepare(cfg: DictConfig) -> Prepared:
     if oracle:
         data = family.with_oracle(data, oracle)
     torch.manual_seed(int(cfg.seed))
-    model = build_model(cfg, family.task_spec(task)).to(device)
+    model = build_model(cfg, family.task_spec(task, str(cfg.scale.name))).to(device)
     train_cfg = TrainConfig.from_config(cfg, family.batch_size(task), family.eval_batch_size(task))
     directory = run_dir(cfg, dataset.checksum)
     directory.mkdir(parents=True, exist_ok=True)

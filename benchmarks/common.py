@@ -110,7 +110,7 @@ def model_for(name: str, overrides: list[str] | None = None):
     task_overrides, graphs = STEP_SETTINGS.get(name, default)
     cfg = compose([f"model={name}", *(overrides or task_overrides)])
     torch.manual_seed(0)
-    model = build_model(cfg, get_family(str(cfg.task.family)).task_spec(cfg.task))
+    model = build_model(cfg, get_family(str(cfg.task.family)).task_spec(cfg.task, str(cfg.scale.name)))
     return model, cfg, graphs
 
 

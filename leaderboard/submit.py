@@ -360,7 +360,7 @@ def submitted_model(path: Path, record: dict[str, Any], card) -> Any:
     try:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(record["seed"]))  # as bench.run.prepare: a model's own buffers may be random
-            model = cls(get_family(str(card.family)).task_spec(card), **hparams)
+            model = cls(get_family(str(card.family)).task_spec(card, str(record["scale"])), **hparams)
     except Exception as e:
         raise ModelProblem("config.model.hparams", f"building the model with {hparams} failed: "
                            f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None  # fmt: skip

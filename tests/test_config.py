@@ -49,6 +49,9 @@ def test_groups_list_what_ships():
         "charged10",
         "kuramoto5",
         "kuramoto10",
+        "types3",
+        "types3-continuous",
+        "types16",
     }
     assert set(group_options("scale")) == {"tiny", "quick", "paper"}
     assert {"gnn", "egnn"} <= set(group_options("model"))

@@ -88,7 +88,7 @@ def _run_blind(task: str, out, data_root):
     cfg = compose([f"task={task}", "model=egnn", "scale=tiny", "sr=none" if task != "nbody5" else "seed=0",
                    "progress=false", f"out={out}", f"data_dir={data_root}"])  # fmt: skip
     p = prepare(cfg)
-    p.model = Peeker(p.family.task_spec(cfg.task))
+    p.model = Peeker(p.family.task_spec(cfg.task, str(cfg.scale.name)))
     result = fit(p)
     predictions = collect(p)
     metrics, analysis = evaluate(p, predictions)

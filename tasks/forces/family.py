@@ -66,7 +66,7 @@ class ForcesFamily(Family):
 
         return ForcesData(dataset, card)
 
-    def task_spec(self, card):
+    def task_spec(self, card, scale=None):
         from bench.tasks.forces.loader import task_spec
 
         return task_spec(card)

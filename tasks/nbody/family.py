@@ -61,7 +61,7 @@ class NBodyFamily(Family):
 
         return NBodyData(dataset, card)
 
-    def task_spec(self, card):
+    def task_spec(self, card, scale=None):
         from bench.tasks.nbody.loader import task_spec
 
         return task_spec(card)

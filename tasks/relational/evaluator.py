@@ -146,35 +146,16 @@ class Evaluator(TaskEvaluator):
             "feature_scale": f"float array ({F},): physical units per normalised unit of each feature",
         }
 
-    def _array(
-        self, input_dict: dict[str, Any], name: str, shape: tuple[int | str, ...], what: str, finite: bool = True
-    ) -> np.ndarray:
-        """Input ``name`` as a float64 array of ``shape`` (``"S"``: any length), every value finite (unless
-        ``finite`` is False: a rollout may blow up)."""
-        owner = f"Evaluator({self.task!r})"
-        if input_dict.get(name) is None:
-            raise ValueError(f"{owner}: missing input '{name}', {what}")
-        try:
-            a = np.asarray(input_dict[name], dtype=np.float64)
-        except (TypeError, ValueError) as e:
-            raise ValueError(f"{owner}: {name} is not a numeric array ({e}); expected {what}") from None
-        want = "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
-        if a.ndim != len(shape) or any(isinstance(s, int) and a.shape[i] != s for i, s in enumerate(shape)):
-            raise ValueError(f"{owner}: {name} has shape {a.shape}; expected {want}, {what}")
-        if finite and not np.isfinite(a).all():
-            raise ValueError(f"{owner}: {name} has {int((~np.isfinite(a)).sum())} non-finite values; expected {what}")
-        return a
-
     def __call__(self, input_dict: dict[str, Any]) -> dict[str, float]:
         owner = f"Evaluator({self.task!r})"
         E, K, H, n, F = self.n_edges, self.edge_types, len(self.steps), self.n, self.n_features
-        prob = self._array(input_dict, "edge_prob_pred", ("S", E, K), "(S, n(n−1), K): the edge-type posterior")
-        labels = self._array(input_dict, "edges_true", ("S", E), "(S, n(n−1)): the true edge types")
-        pred = self._array(
+        prob = self.input_array(input_dict, "edge_prob_pred", ("S", E, K), "(S, n(n−1), K): the edge-type posterior")
+        labels = self.input_array(input_dict, "edges_true", ("S", E), "(S, n(n−1)): the true edge types")
+        pred = self.input_array(
             input_dict, "state_pred", ("S", H, n, F), "(S, horizon, n, F): the normalised rollout", finite=False
         )  # a rollout that blows up scores an infinite MSE, not an error
-        true = self._array(input_dict, "state_true", ("S", H, n, F), "(S, horizon, n, F): the true future")
-        scale = self._array(input_dict, "feature_scale", (F,), "(F,): physical units per normalised unit")
+        true = self.input_array(input_dict, "state_true", ("S", H, n, F), "(S, horizon, n, F): the true future")
+        scale = self.input_array(input_dict, "feature_scale", (F,), "(F,): physical units per normalised unit")
         S = prob.shape[0]
         if S == 0:
             raise ValueError(f"{owner}: edge_prob_pred holds no samples")

@@ -72,7 +72,7 @@ class RelationalFamily(Family):
 
         return RelationalData(dataset, card)
 
-    def task_spec(self, card):
+    def task_spec(self, card, scale=None):
         from bench.tasks.relational.loader import task_spec
 
         return task_spec(card)

@@ -14,14 +14,14 @@ training trajectories, epochs run, training time). Without ``--out`` the Markdow
 from __future__ import annotations
 
 import argparse
-import json
-import math
-import statistics
 from pathlib import Path
 from typing import Any
 
 from bench.io import atomic_write_text
 from bench.leaderboard import references
+from bench.reports import grouped
+from bench.reports import load_records as _load
+from bench.reports import mean_std as _mean_std
 
 TASKS = ("springs5", "springs10", "charged5", "charged10", "kuramoto5", "kuramoto10")
 ORDER = ("nri", "nri-cnn", "nri-supervised", "nri-true-graph")
@@ -37,6 +37,11 @@ DEFINITIONS = (
     "counts every test edge once and scores the argmax, so our numbers are deterministic. NRI's budget: 50,000 "
     "training trajectories (our scale `paper`), 500 epochs; each of our rows states its own."
 )
+
+
+def load_records(roots: list[Path], tasks=TASKS, scales=SCALES) -> list[dict[str, Any]]:
+    """Every relational record under ``roots`` of the given tasks and scales (unreadable files skipped)."""
+    return _load(roots, "relational", tasks, scales)
 
 
 def published(task: str, model: str) -> float | None:
@@ -59,23 +64,6 @@ def chance(task: str) -> float:
     return max(share, 1 - share)
 
 
-def load_records(roots: list[Path], tasks=TASKS, scales=SCALES) -> list[dict[str, Any]]:
-    """Every relational record under ``roots`` of the given tasks and scales."""
-    records = []
-    for root in roots:
-        for path in sorted(Path(root).rglob("result.json")):
-            record = json.loads(path.read_text())
-            if (
-                isinstance(record, dict)
-                and record.get("task_family") == "relational"
-                and record.get("task") in tasks
-                and record.get("scale") in scales
-            ):
-                record["_path"] = str(path)
-                records.append(record)
-    return records
-
-
 def train_trajectories(record: dict[str, Any]) -> int:
     """The training split's size of the record's dataset (its card's simulations at its scale, split)."""
     from bench.tasks.relational.generate import split_sizes
@@ -84,43 +72,8 @@ def train_trajectories(record: dict[str, Any]) -> int:
     return split_sizes(int(task["simulations"][record["scale"]]), task["split"])[0]
 
 
-def _experiment(record: dict[str, Any]) -> str:
-    """The record's configuration without its seed (``bench.identity.config_id``): one row per experiment."""
-    from bench.identity import config_id
-
-    return config_id(record["config"])
-
-
-def _finite(values) -> list[float]:
-    return [float(v) for v in values if v is not None and math.isfinite(v)]
-
-
-def _mean_std(values, scale: float = 1.0, digits: str = ".3g") -> str:
-    """Mean ± standard deviation over seeds of the finite values, times ``scale``; "–" when none."""
-    values = [scale * v for v in _finite(values)]
-    if not values:
-        return "–"
-    if len(values) == 1:
-        return format(values[0], digits)
-    return f"{format(statistics.mean(values), digits)} ± {format(statistics.stdev(values), digits)}"
-
-
 def _pct(x: float | None) -> str:
     return "–" if x is None else f"{x:.1f}"
-
-
-def _groups(records: list[dict[str, Any]]) -> list[tuple[tuple[str, str, str, str], list[dict[str, Any]]]]:
-    groups: dict[tuple[str, str, str, str], list[dict[str, Any]]] = {}
-    for r in records:
-        groups.setdefault((r["task"], r["model"], r["scale"], _experiment(r)), []).append(r)
-
-    def order(key):
-        task, model, scale, experiment = key
-        return (TASKS.index(task) if task in TASKS else len(TASKS), task,
-                ORDER.index(model) if model in ORDER else len(ORDER), model,
-                SCALES.index(scale) if scale in SCALES else len(SCALES), experiment)  # fmt: skip
-
-    return [(key, groups[key]) for key in sorted(groups, key=order)]
 
 
 def published_table(tasks=TASKS) -> list[str]:
@@ -146,7 +99,7 @@ def published_table(tasks=TASKS) -> list[str]:
 
 def runs_table(records: list[dict[str, Any]]) -> list[str]:
     """Our rows: mean ± std over seeds per task × model × scale × configuration, with the budget."""
-    groups = _groups(records)
+    groups = grouped(records, TASKS, ORDER, SCALES)
     shared: dict[tuple[str, str, str], int] = {}  # (task, model, scale) -> number of configurations
     for (task, model, scale, _), _rs in groups:
         shared[(task, model, scale)] = shared.get((task, model, scale), 0) + 1

@@ -58,6 +58,8 @@ class ModelConfig:
     n: int | None = None
     d: int | None = None
     hparams: Mapping[str, Any] = field(default_factory=dict)
+    task_overrides: tuple[str, ...] = ()
+    """Further task-card overrides (``("particles.quick=12",)``: a family whose size is not ``n_particles``)."""
     rtol: float = 1e-10
     atol: float = 1e-10
 
@@ -67,12 +69,14 @@ class ModelConfig:
         parts += [f"n{self.n}"] if self.n is not None else []
         parts += [f"d{self.d}"] if self.d is not None else []
         parts += [f"{k}={v}" for k, v in sorted(self.hparams.items())]
+        parts += list(self.task_overrides)
         return "-".join(parts)
 
     def overrides(self) -> tuple[str, ...]:
         out = [f"model={self.name}", f"task={self.task}"]
         out += [f"task.n_particles={self.n}"] if self.n is not None else []
         out += [f"task.dim={self.d}"] if self.d is not None else []
+        out += [f"task.{o}" for o in self.task_overrides]
         return tuple(out + [f"model.hparams.{k}={v}" for k, v in sorted(self.hparams.items())])
 
     def __hash__(self) -> int:
@@ -82,7 +86,7 @@ class ModelConfig:
 @cache
 def _composed(overrides: tuple[str, ...]) -> tuple[Any, TaskSpec]:
     cfg = compose(list(overrides))
-    return cfg, get_family(str(cfg.task.family)).task_spec(cfg.task)
+    return cfg, get_family(str(cfg.task.family)).task_spec(cfg.task, str(cfg.scale.name))
 
 
 def build(config: ModelConfig, seed: int = 0) -> Model:

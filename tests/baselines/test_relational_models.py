@@ -309,7 +309,7 @@ def _trained(name, data, steps, lr, samples=None, seed=0, **hparams):
     cfg = compose([f"task={data.card.name}", f"model={name}"]
                   + [f"model.hparams.{k}={v}" for k, v in hparams.items()])  # fmt: skip
     torch.manual_seed(seed)
-    model = build_model(cfg, get_family("relational").task_spec(cfg.task))
+    model = build_model(cfg, get_family("relational").task_spec(cfg.task, str(cfg.scale.name)))
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     batch, targets = data.batch("train", torch.arange(samples or data.num_samples("train")))
     batch = get_backend("torch").bind(batch)

@@ -74,7 +74,7 @@ class ToyFamily(Family):
     def load(self, dataset, card):
         return ToyData(dataset, card)
 
-    def task_spec(self, card):
+    def task_spec(self, card, scale=None):
         return TaskSpec(family="toy", dim=int(card.dim), n_particles=int(card.n_particles), attributes=(),
                         target="position", target_dim=int(card.dim))  # fmt: skip
 

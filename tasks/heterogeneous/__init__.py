@@ -1,0 +1,53 @@
+"""Family H, heterogeneous particles (Allier et al. 2024, "Decomposing heterogeneous dynamical systems with
+graph neural networks"): thousands of particles of a few hidden types move under pair interactions that
+depend on the receiver's type; from their motion alone, recover the types and each one's interaction function.
+
+Tasks: ``types3`` (the reference's ``arbitrary_3``), ``types3-continuous`` (each particle's parameters
+jittered) and ``types16`` (16 random types). Simulator: ``bench.tasks.heterogeneous.systems``; datasets:
+``generate``; batches: ``loader``; the official evaluator: ``evaluator``; the family's contract with the core:
+``family.HeterogeneousFamily``; the report: ``report``; the app's panels: ``app``.
+
+The model contract of this family
+---------------------------------
+A sample is one frame of one run: N particles in a periodic square box of side L (``spec.n_particles`` = N,
+which depends on the scale: the box shrinks and the density stays). A batch is B frames:
+
+- ``batch.position`` (B·N, 2): positions in [0, L); ``batch.velocity``: zeros (the dynamics are first order:
+  the velocity is the target, never an input);
+- ``batch.edge_index``, ``batch.edge_shift``: the periodic radius graph of each frame (every ordered pair
+  closer than ``spec.radius`` = R), so that ``batch.ops.relative_position(batch.position)`` is the minimum
+  image x_i − x_j;
+- ``batch.particle`` (B·N,): each particle's identity, the same in every frame and every run (the index of
+  a per-particle embedding table of ``spec.num_identities`` = N rows);
+- ``batch.node_label`` (B·N,): the true type, only for a model declaring ``oracle = ("types",)`` (a ceiling).
+
+A model of this family implements
+
+- ``forward(batch) -> (B·N, 2)``: each particle's velocity ẋ (the target ``velocity``, in box lengths per unit
+  time; the family's objective compares it in units of the training run's velocity std);
+- ``interaction(r, batch) -> (B·N, R)``: the learned interaction function ψ_i(r) of each particle at the
+  distances r (R,): the x-component of the velocity a single neighbour at displacement (r, 0) contributes
+  (the truth: ψ(r) = r f_{p_i}(r));
+- optionally ``node_embeddings(batch) -> (B·N, k)``: its latent vector per particle.
+
+The evaluation (``HeterogeneousFamily.collect``) asks for ψ on 1000 distances in [0, R] for every particle,
+the embeddings if the model has them, the one-step velocity on the test run's scored frames, and a rollout
+of the test run from its frame 0 (x ← wrap(x + Δt ẋ), the radius graph rebuilt every step).
+"""
+
+from __future__ import annotations
+
+from bench.lazy import lazy_attributes
+
+_LAZY = {
+    "DATA_KEYS": ("bench.tasks.heterogeneous.generate", "DATA_KEYS"),
+    "Evaluator": ("bench.tasks.heterogeneous.evaluator", "Evaluator"),
+    "HeterogeneousFamily": ("bench.tasks.heterogeneous.family", "HeterogeneousFamily"),
+    "TaskData": ("bench.tasks.heterogeneous.loader", "HeterogeneousData"),
+    "generate": ("bench.tasks.heterogeneous.generate", "generate"),
+    "task_spec": ("bench.tasks.heterogeneous.loader", "task_spec"),
+}
+__all__ = list(_LAZY)
+
+
+__getattr__ = lazy_attributes("bench.tasks.heterogeneous", _LAZY)

@@ -1,0 +1,97 @@
+"""Family H simulators: heterogeneous particles in a periodic box (Allier et al. 2024, ``arbitrary_3``).
+
+First-order dynamics: each particle moves with the mean, over its neighbours j closer than R, of the pair
+function of *its own* (the receiver's) parameters times the minimum-image displacement towards j::
+
+    ẋ_i = mean_{j: 0 < |d_ij| < R} f_{p_i}(|d_ij|) d_ij,   d_ij = minimum image of x_j − x_i,
+    f_p(r) = p0 exp(−(r²)^p1 / (2σ²)) − p2 exp(−(r²)^p3 / (2σ²)),
+
+and ``X ← wrap(X + Δt ẋ)``. The exponents act on r², not r (as in the reference's ``PDE_A``). The plotted
+interaction function is ψ(r) = r f(r): the component of the message along the direction to the neighbour.
+
+Neighbours come from one ``scipy.spatial.cKDTree`` per frame with ``boxsize`` (periodic), asked for each
+unordered pair once; both directions of a pair share one displacement and one distance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+
+def pair_function(r: np.ndarray, params: np.ndarray, sigma: float) -> np.ndarray:
+    """f_p(r) of the receivers' parameters ``params`` (..., 4) at distances ``r`` (...) (broadcast)."""
+    r2 = np.asarray(r, dtype=np.float64) ** 2
+    p = np.asarray(params, dtype=np.float64)
+    two_s2 = 2.0 * sigma**2
+    with np.errstate(divide="ignore"):
+        log_r2 = np.log(r2)  # r = 0: -inf, and (r²)^p = exp(p log r²) = 0 as it should for p > 0
+    attraction = p[..., 0] * np.exp(-np.exp(p[..., 1] * log_r2) / two_s2)
+    repulsion = p[..., 2] * np.exp(-np.exp(p[..., 3] * log_r2) / two_s2)
+    return attraction - repulsion
+
+
+def psi(r: np.ndarray, params: np.ndarray, sigma: float) -> np.ndarray:
+    """The interaction function ψ(r) = r f(r) of each particle: ``params`` (N, 4), ``r`` (R,) → (N, R)."""
+    r = np.asarray(r, dtype=np.float64)
+    return r[None, :] * pair_function(r[None, :], np.asarray(params)[:, None, :], sigma)
+
+
+def neighbour_pairs(x: np.ndarray, box: float, radius: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every unordered pair (i, j), i < j, with 0 < |d_ij| < radius in the periodic box of side ``box``:
+    ``i``, ``j`` (P,) and the minimum-image displacement ``d`` (P, 2) = x_j − x_i."""
+    from scipy.spatial import cKDTree
+
+    pairs = cKDTree(x, boxsize=box).query_pairs(radius, output_type="ndarray")
+    i, j = pairs[:, 0], pairs[:, 1]
+    d = x[j] - x[i]
+    d -= box * np.round(d / box)
+    r2 = (d * d).sum(axis=1)
+    keep = (r2 < radius * radius) & (r2 > 0)
+    return i[keep], j[keep], d[keep]
+
+
+def velocity(x: np.ndarray, params: np.ndarray, box: float, radius: float, sigma: float) -> np.ndarray:
+    """ẋ of every particle at positions ``x`` (N, 2) in [0, box)², parameters ``params`` (N, 4): (N, 2)."""
+    N = x.shape[0]
+    i, j, d = neighbour_pairs(x, box, radius)
+    r = np.sqrt((d * d).sum(axis=1))
+    f_i = pair_function(r, params[i], sigma)  # receiver i, neighbour j: f_{p_i}(r) d_ij
+    f_j = pair_function(r, params[j], sigma)  # receiver j, neighbour i: f_{p_j}(r) d_ji = −f_{p_j}(r) d_ij
+    out = np.empty((N, 2))
+    for c in range(2):
+        out[:, c] = np.bincount(i, f_i * d[:, c], minlength=N) - np.bincount(j, f_j * d[:, c], minlength=N)
+    count = np.bincount(i, minlength=N) + np.bincount(j, minlength=N)
+    return out / np.maximum(count, 1)[:, None]
+
+
+def simulate(
+    params: np.ndarray,
+    box: float,
+    radius: float,
+    sigma: float,
+    dt: float,
+    frames: int,
+    seed,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, np.ndarray]:
+    """One run of ``frames`` frames from positions U[0, box)² (drawn from ``seed``), v₀ = 0.
+
+    Returns ``position`` (T, N, 2) in [0, box) and ``velocity`` (T, N, 2), float64: ``velocity[t]`` is ẋ at
+    ``position[t]``, the step from frame t to t + 1 (``position[t + 1] = wrap(position[t] + dt velocity[t])``);
+    the last frame's ẋ is computed too, so every frame is a training sample. ``progress(t)`` after each frame.
+    """
+    rng = np.random.default_rng(seed)
+    N = params.shape[0]
+    x = rng.uniform(0.0, box, size=(N, 2))
+    position = np.empty((frames, N, 2))
+    vel = np.empty((frames, N, 2))
+    for t in range(frames):
+        position[t] = x
+        vel[t] = velocity(x, params, box, radius, sigma)
+        x = np.mod(x + dt * vel[t], box)
+        x[x >= box] -= box  # a tiny negative coordinate rounds to box
+        if progress is not None:
+            progress(t)
+    return {"position": position, "velocity": vel}
