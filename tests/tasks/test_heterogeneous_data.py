@@ -101,3 +101,15 @@ def test_task_spec_depends_on_the_scale():
 def test_bad_cards_are_refused_by_key(override, message):
     with pytest.raises(BenchError, match=message):
         compose(["task=types3", override])
+
+
+@pytest.mark.parametrize("name", ["types3", "types16"])
+def test_matches_committed_official_manifest(name, data_root):
+    import json
+
+    from bench.tasks.data import official_manifest_path
+
+    card = task_card(name)
+    ds = generate_dataset(card, "tiny", root=data_root, progress=False)
+    official = json.loads(official_manifest_path(name, int(card.version), "tiny").read_text())
+    assert ds.checksum == official["checksum"]
