@@ -39,11 +39,16 @@ def random_batch(num_graphs: int, n: int, d: int, seed: int = 0) -> Batch:
 def batch_for(model, num_graphs: int, seed: int = 0) -> Batch:
     """A random batch of ``num_graphs`` systems shaped for ``model``'s task: ``random_batch``, or for a model
     that reads a history (relational inference: ``spec.window``) smooth random trajectories in [−1, 1] of
-    ``window`` frames (and, for an oracle model given the true graph, random edge labels)."""
+    ``window`` frames (and, for an oracle model given the true graph, random edge labels; given the particle
+    types, random types)."""
     spec = model.spec
     n = int(spec.n_particles)
     if not spec.window:
-        return random_batch(num_graphs, n, int(spec.dim), seed)
+        batch = random_batch(num_graphs, n, int(spec.dim), seed)
+        if "types" in getattr(model, "oracle", ()):  # an oracle model is handed the true types: random ones here
+            g = torch.Generator().manual_seed(seed)
+            batch.node_label = torch.randint(0, int(spec.num_types), (batch.num_nodes,), generator=g)
+        return batch
     from bench.tasks.relational.loader import history_batch
 
     g = torch.Generator().manual_seed(seed)
@@ -87,6 +92,9 @@ def target_of(batch: Batch, seed: int = 1, shape: tuple[int, ...] | None = None)
 NBODY_SETTINGS = (["task=nbody5"], 100)
 # A relational model (it reads a history) on springs5 at NRI's batch of 128 trajectories.
 RELATIONAL_SETTINGS = (["task=springs5"], 128)
+# A heterogeneous-particle model (types3) on 11 fully connected systems of 87 particles: the edges of one
+# quick-scale frame, its reference batch (960 particles with about 85 neighbours each: ~82k edges).
+HETEROGENEOUS_SETTINGS = (["task=types3", "task.particles.quick=87"], 11)
 
 
 def _served_tasks(name: str) -> set[str]:
@@ -99,12 +107,15 @@ def _served_tasks(name: str) -> set[str]:
 def model_for(name: str, overrides: list[str] | None = None):
     """(model seeded 0, its configuration, graphs per batch) at the model's reference batch: the
     settings above, else a force-family task (spring), for an n-body-only model ``nbody5``, for a
-    relational model ``springs5`` (NRI's batch of 128 trajectories)."""
+    relational model ``springs5`` (NRI's batch of 128 trajectories), for a heterogeneous-particle model
+    ``types3`` (``HETEROGENEOUS_SETTINGS``)."""
     served = _served_tasks(name)
     if "spring" in served:
         default = (["task=spring"], 64)
     elif "springs5" in served:
         default = RELATIONAL_SETTINGS
+    elif "types3" in served:
+        default = HETEROGENEOUS_SETTINGS
     else:
         default = NBODY_SETTINGS
     task_overrides, graphs = STEP_SETTINGS.get(name, default)
