@@ -144,7 +144,8 @@ class PairMLPNet(Model):
 
 
 class EmbeddingGNN(PairMLPNet):
-    """Allier et al.'s GNN: a learned embedding per particle (``batch.particle`` indexes the table)."""
+    """Allier et al.'s GNN: a learned embedding per particle (``batch.particle`` indexes the table), optionally
+    at its own learning rate (``embedding_lr``; the card's 1e-2 against the MLP's 3e-3)."""
 
     def __init__(
         self,
