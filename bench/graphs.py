@@ -216,21 +216,29 @@ def radius_graph(
     second = np.concatenate(seconds) if seconds else np.zeros(0, dtype=np.int64)
 
     # one displacement per unordered pair; the reverse edge gets its negation (the minimum image is odd)
-    raw = x[first] - x[second]
+    raw = np.take(x, first, axis=0) - np.take(x, second, axis=0)  # take: twice as fast as x[first] here
     delta = np.asarray(displacement(raw, np.zeros(1)))  # the same as displacement(x[first], x[second])
-    keep = np.sqrt((delta**2).sum(axis=1)) < radius
-    first, second, raw, delta = first[keep], second[keep], raw[keep], delta[keep]
+    keep = (delta * delta).sum(axis=1) < radius * radius
+    if not keep.all():  # the tree was asked for a little more than r
+        first, second, raw, delta = first[keep], second[keep], raw[keep], delta[keep]
+    P = first.size
     receiver, sender = np.concatenate([first, second]), np.concatenate([second, first])
     order = _receiver_major(receiver, sender, N)
-    receiver, sender = receiver[order], sender[order]
+    receiver, sender = np.take(receiver, order), np.take(sender, order)
 
     device = position.device if isinstance(position, Tensor) else torch.device("cpu")
-    edge_index = torch.from_numpy(np.stack([sender, receiver]).astype(np.int64)).to(device)
+    edge_index = torch.from_numpy(np.stack([sender, receiver]).astype(np.int64, copy=False)).to(device)
     if not displacement.periodic:
         return edge_index, None
-    shift = delta - raw  # displacement(x_i, x_j) − (x_i − x_j) for the pair (i, j) = (first, second)
-    shift = np.concatenate([shift, -shift])[order]
-    return edge_index, torch.from_numpy(shift.reshape(-1, d)).to(device=device, dtype=_float_dtype(position))
+    # displacement(x_i, x_j) − (x_i − x_j): zero but for the pairs that meet across the box, so only those are
+    # placed (unsorted edge k is pair k for k < P, else the reverse of pair k − P)
+    shift_pair = delta - raw
+    crossing = shift_pair.any(axis=1)
+    at = np.flatnonzero(np.concatenate([crossing, crossing])[order])  # their places in the sorted list
+    edge = np.take(order, at)
+    shift = np.zeros((2 * P, d), dtype=np.float64)
+    shift[at] = np.where((edge < P)[:, None], 1.0, -1.0) * shift_pair[edge % max(P, 1)]
+    return edge_index, torch.from_numpy(shift).to(device=device, dtype=_float_dtype(position))
 
 
 def _receiver_major(receiver: np.ndarray, sender: np.ndarray, N: int) -> np.ndarray:
@@ -239,7 +247,7 @@ def _receiver_major(receiver: np.ndarray, sender: np.ndarray, N: int) -> np.ndar
     if N > np.iinfo(np.uint16).max + 1:
         return np.lexsort((sender, receiver))
     by_sender = np.argsort(sender.astype(np.uint16), kind="stable")
-    return by_sender[np.argsort(receiver[by_sender].astype(np.uint16), kind="stable")]
+    return by_sender[np.argsort(receiver.astype(np.uint16)[by_sender], kind="stable")]
 
 
 def _float_dtype(position: Array) -> torch.dtype:
