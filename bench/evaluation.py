@@ -54,11 +54,16 @@ class TaskEvaluator:
         return describe(f"Evaluator(task={self.task!r})", self.expected_input, self.expected_output)
 
     def input_array(
-        self, input_dict: dict[str, Any], name: str, shape: tuple[int | str, ...], what: str, finite: bool = True
+        self,
+        input_dict: dict[str, Any],
+        name: str,
+        shape: tuple[int | str, ...] | None,
+        what: str,
+        finite: bool = True,
     ) -> np.ndarray:
-        """Input ``name`` as a float64 array of ``shape`` (a str entry: any length), every value finite (unless
-        ``finite`` is False: predictions may blow up); a ``ValueError`` naming the input, its shape and ``what``
-        was expected otherwise."""
+        """Input ``name`` as a float64 array of ``shape`` (a str entry: any length; None: any shape), every value
+        finite (unless ``finite`` is False: predictions may blow up); a ``ValueError`` naming the input, its
+        shape and ``what`` was expected otherwise."""
         owner = f"Evaluator({self.task!r})"
         if input_dict.get(name) is None:
             raise ValueError(f"{owner}: missing input '{name}', {what}")
@@ -66,6 +71,8 @@ class TaskEvaluator:
             a = np.asarray(input_dict[name], dtype=np.float64)
         except (TypeError, ValueError) as e:
             raise ValueError(f"{owner}: {name} is not a numeric array ({e}); expected {what}") from None
+        if shape is None:
+            return a
         want = "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
         if a.ndim != len(shape) or any(isinstance(s, int) and a.shape[i] != s for i, s in enumerate(shape)):
             raise ValueError(f"{owner}: {name} has shape {a.shape}; expected {want}, {what}")

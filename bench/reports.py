@@ -76,3 +76,17 @@ def grouped(
         return (*position(task, tasks), *position(model, models), *position(scale, scales), exp)
 
     return [(key, groups[key]) for key in sorted(groups, key=order)]
+
+
+def config_tags(groups: list[tuple[tuple[str, str, str, str], list[dict[str, Any]]]]) -> dict[tuple, str]:
+    """Per group key of ``grouped``, the tag that tells its rows apart: `` [config abc123]`` where one task ×
+    model × scale has several configurations, else ``""``."""
+    count: dict[tuple[str, str, str], int] = {}
+    for (task, model, scale, _), _rs in groups:
+        count[(task, model, scale)] = count.get((task, model, scale), 0) + 1
+    return {key: f" [config {key[3][:6]}]" if count[key[:3]] > 1 else "" for key, _ in groups}
+
+
+def one_per_seed(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One record per seed (the last read), in seed order."""
+    return sorted({r["seed"]: r for r in records}.values(), key=lambda r: r["seed"])

@@ -306,12 +306,7 @@ class Evaluator(TaskEvaluator):
     def _scalar(self, input_dict: dict[str, Any], name: str, what: str) -> float:
         """Input ``name``: one positive finite number (a scalar or an array of shape (1,))."""
         owner = f"Evaluator({self.task!r})"
-        if input_dict.get(name) is None:
-            raise ValueError(f"{owner}: missing input '{name}', {what}")
-        try:
-            a = np.asarray(input_dict[name], dtype=np.float64)
-        except (TypeError, ValueError) as e:
-            raise ValueError(f"{owner}: {name} is not a number ({e}); expected {what}") from None
+        a = self.input_array(input_dict, name, None, what, finite=False)
         if a.size != 1 or a.ndim > 1:
             raise ValueError(f"{owner}: {name} has shape {a.shape}; expected a scalar or (1,), {what}")
         value = float(a.reshape(()))

@@ -25,8 +25,8 @@ from typing import Any
 
 from bench.io import atomic_write_text
 from bench.leaderboard import references
+from bench.reports import config_tags, grouped, one_per_seed
 from bench.reports import finite as _finite
-from bench.reports import grouped
 from bench.reports import load_records as _load
 from bench.reports import mean_std as _mean_std
 
@@ -182,9 +182,7 @@ def published_table(tasks=TASKS) -> list[str]:
 def runs_table(records: list[dict[str, Any]]) -> list[str]:
     """Our rows: mean ± std over seeds per task × model × scale × configuration, with the budget."""
     groups = grouped(records, TASKS, ORDER, SCALES)
-    shared: dict[tuple[str, str, str], int] = {}  # (task, model, scale) -> number of configurations
-    for (task, model, scale, _), _rs in groups:
-        shared[(task, model, scale)] = shared.get((task, model, scale), 0) + 1
+    tags = config_tags(groups)
     lines = [
         "| task | model | scale | seeds | type accuracy | matched | \\|clusters − K\\| | embedding acc. "
         "| interaction RMSE | velocity RMSE (rel.) | position RMSE (h) | Allier et al. (acc. / RMSE) | particles "
@@ -192,15 +190,14 @@ def runs_table(records: list[dict[str, Any]]) -> list[str]:
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for (task, model, scale, experiment), rs in groups:
-        rs = sorted({r["seed"]: r for r in rs}.values(), key=lambda r: r["seed"])  # one record per seed
+        rs = one_per_seed(rs)
         name = model
         oracle = oracle_inputs(rs)
         if oracle:
             name += f" (oracle: {', '.join(oracle)}; ceiling)"
         elif trivial(rs):
             name += " (trivial: no motion)"
-        if shared[(task, model, scale)] > 1:
-            name += f" [config {experiment[:6]}]"
+        name += tags[(task, model, scale, experiment)]
 
         def metric(key: str, rs=rs) -> list[float | None]:
             return [(r.get("metrics") or {}).get(key) for r in rs]

@@ -19,7 +19,7 @@ from typing import Any
 
 from bench.io import atomic_write_text
 from bench.leaderboard import references
-from bench.reports import grouped
+from bench.reports import config_tags, grouped, one_per_seed
 from bench.reports import load_records as _load
 from bench.reports import mean_std as _mean_std
 
@@ -100,22 +100,19 @@ def published_table(tasks=TASKS) -> list[str]:
 def runs_table(records: list[dict[str, Any]]) -> list[str]:
     """Our rows: mean ± std over seeds per task × model × scale × configuration, with the budget."""
     groups = grouped(records, TASKS, ORDER, SCALES)
-    shared: dict[tuple[str, str, str], int] = {}  # (task, model, scale) -> number of configurations
-    for (task, model, scale, _), _rs in groups:
-        shared[(task, model, scale)] = shared.get((task, model, scale), 0) + 1
+    tags = config_tags(groups)
     lines = [
         "| task | model | scale | seeds | edge accuracy % | raw % | NRI Table 1 % | AUROC | MSE h1 | MSE h10 "
         "| MSE h20 | train trajectories | epochs run | train time |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for (task, model, scale, experiment), rs in groups:
-        rs = sorted({r["seed"]: r for r in rs}.values(), key=lambda r: r["seed"])  # one record per seed
+        rs = one_per_seed(rs)
         name = model
         oracle = sorted({x for r in rs for x in ((r.get("analyses") or {}).get("oracle_inputs") or [])})
         if oracle:
             name += f" (oracle: {', '.join(oracle)})"
-        if shared[(task, model, scale)] > 1:
-            name += f" [config {experiment[:6]}]"
+        name += tags[(task, model, scale, experiment)]
 
         def metric(key: str, rs=rs) -> list[float]:
             return [r["metrics"].get(key) for r in rs]
