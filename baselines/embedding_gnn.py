@@ -79,6 +79,9 @@ class PairMLPNet(Model):
         self.edge = mlp([d + 1 + code_dim] + [hidden] * layers + [d])
         self.register_buffer("velocity_scale", torch.ones(()))
 
+    has_field = False
+    """Whether the model learns the hidden field (``EmbeddingGNNField``); the others ignore ``batch.field``."""
+
     # -- what tells receivers apart ---------------------------------------------------------------------
     def codes(self, batch: Batch) -> Tensor | None:
         """(N, code_dim) per node, or None (no code)."""
@@ -102,6 +105,10 @@ class PairMLPNet(Model):
         return out
 
     def forward(self, batch: Batch) -> Tensor:
+        return self._velocity(batch, self.codes(batch))
+
+    def _velocity(self, batch: Batch, codes: Tensor | None) -> Tensor:
+        """(N, d): the predicted velocities with the receivers' ``codes`` (N, code_dim) (or None)."""
         ops = batch.ops
         delta = -ops.relative_position(batch.position)  # x_j − x_i, minimum image
         turn = None
@@ -110,12 +117,38 @@ class PairMLPNet(Model):
             delta = delta @ turn.T
         r = delta.norm(dim=-1, keepdim=True)
         geometry = torch.cat([delta, r], dim=-1) / self.radius
-        hidden = self._first_layer(geometry, self.codes(batch), ops)
+        hidden = self._first_layer(geometry, codes, ops)
         messages = self.edge[1:](hidden)
         out = ops.mean_at_receivers(messages)
+        if batch.field is not None and self.has_field:
+            out = out + self._field_term(batch, codes, turn)
         if turn is not None:
             out = out @ turn  # turned back: R^T applied to each row
         return out * self.velocity_scale
+
+    def _field_term(self, batch: Batch, codes: Tensor | None, turn: Tensor | None) -> Tensor:
+        """(N, d): the mean over each particle's field edges of MLP(δ/R, |δ|/R, c_i) · b_k(t) (``turn``: the
+        batch's rotation, applied to δ as to the particles' displacements)."""
+        field = batch.field
+        node, receiver = field.edge_index
+        delta = field.delta.to(batch.position.dtype)
+        if turn is not None:
+            delta = delta @ turn.T
+        geometry = torch.cat([delta, delta.norm(dim=-1, keepdim=True)], dim=-1) / self.radius
+        first: nn.Linear = self.edge[0]  # type: ignore[assignment]
+        g = geometry.shape[-1]
+        hidden = nn.functional.linear(geometry, first.weight[:, :g], first.bias)
+        if codes is not None:
+            hidden = hidden + nn.functional.linear(codes, first.weight[:, g:])[receiver]
+        values = self.field_at_nodes(batch)  # (B, M)
+        messages = self.edge[1:](hidden) * values[batch.graph[receiver], node].unsqueeze(-1).to(hidden.dtype)
+        total = messages.new_zeros(batch.num_nodes, messages.shape[-1]).index_add_(0, receiver, messages)
+        count = torch.bincount(receiver, minlength=batch.num_nodes).clamp(min=1).to(total.dtype)
+        return total / count.unsqueeze(-1)
+
+    def field_at_nodes(self, batch: Batch) -> Tensor:
+        """(B, M): the learned field at every field node at each graph's time."""
+        raise NotImplementedError
 
     def interaction(self, r: Tensor, batch: Batch) -> Tensor:
         """(N, R): each particle's learned ψ at the distances ``r`` (R,) (see the module docstring)."""
@@ -145,7 +178,18 @@ class PairMLPNet(Model):
 
 class EmbeddingGNN(PairMLPNet):
     """Allier et al.'s GNN: a learned embedding per particle (``batch.particle`` indexes the table), optionally
-    at its own learning rate (``embedding_lr``; the card's 1e-2 against the MLP's 3e-3)."""
+    at its own learning rate (``embedding_lr``; the card's 1e-2 against the MLP's 3e-3), with the reference's
+    replacement of the embeddings by their clusters' medians (``cluster_every``; see ``cluster_embeddings``).
+
+    Schedule: after every ``cluster_every``-th epoch that leaves at least one epoch to train (epochs 5, 10, 15
+    of 20; epoch 5 of 8), ``cluster_embeddings`` replaces the table. The embeddings stay trainable between
+    replacements; after the last one they are frozen (``embedding_frozen``, saved with the weights) and only
+    the MLP trains, on codes that are identical within each cluster. A replacement whose clusters predict the
+    training motion worse than the embeddings themselves is skipped (nor are the embeddings frozen then).
+    The reference (decomp-gnn, ``sparsity: replace_embedding_function``, ``fix_cluster_embedding``) replaces
+    after epochs 5, 10 and 15 of 20 and freezes the embeddings for one epoch after each; it also refits the
+    MLP for 20 steps so that each particle's function matches its cluster's median function, which is not done
+    here (the function at the median embedding of a tight cluster is its particles' function already)."""
 
     def __init__(
         self,
@@ -155,6 +199,10 @@ class EmbeddingGNN(PairMLPNet):
         embedding_dim: int = 2,
         augment: bool = True,
         embedding_lr: float | None = None,
+        cluster_every: int | None = None,
+        cluster_threshold: float = 0.01,
+        cluster_min_fraction: float = 0.01,
+        cluster_frames: int = 20,
     ):
         if not spec.num_identities:
             raise BenchError("EmbeddingGNN learns one embedding per particle and needs the task's particle "
@@ -163,9 +211,19 @@ class EmbeddingGNN(PairMLPNet):
             raise BenchError(f"EmbeddingGNN: embedding_dim={embedding_dim} must be >= 1")
         if embedding_lr is not None and not embedding_lr > 0:
             raise BenchError(f"EmbeddingGNN: embedding_lr={embedding_lr} must be > 0 (or null: the card's lr)")
+        if cluster_every is not None and int(cluster_every) < 1:
+            raise BenchError(f"EmbeddingGNN: cluster_every={cluster_every} must be >= 1 (or null: never)")
+        if not cluster_threshold > 0 or not 0 <= cluster_min_fraction < 1 or int(cluster_frames) < 1:
+            raise BenchError(f"EmbeddingGNN: cluster_threshold={cluster_threshold} must be > 0, cluster_min_fraction="
+                             f"{cluster_min_fraction} in [0, 1) and cluster_frames={cluster_frames} >= 1")  # fmt: skip
         super().__init__(spec, code_dim=embedding_dim, hidden=hidden, layers=layers, augment=augment)
         self.embedding = nn.Parameter(torch.ones(int(spec.num_identities), embedding_dim))
         self.embedding_lr = embedding_lr
+        self.cluster_every = None if cluster_every is None else int(cluster_every)
+        self.cluster_threshold = float(cluster_threshold)
+        self.cluster_min_fraction = float(cluster_min_fraction)
+        self.cluster_frames = int(cluster_frames)
+        self.register_buffer("embedding_frozen", torch.zeros((), dtype=torch.bool))
 
     def param_groups(self) -> list[dict[str, Any]] | None:
         """The embeddings at their own learning rate (``embedding_lr``), the MLP at the card's."""
@@ -175,11 +233,160 @@ class EmbeddingGNN(PairMLPNet):
         return [{"params": mlp_params}, {"params": [self.embedding], "lr": float(self.embedding_lr)}]
 
     def codes(self, batch: Batch) -> Tensor:
-        return self.embedding[batch.particle]
+        table = self.embedding.detach() if bool(self.embedding_frozen) else self.embedding
+        return table[batch.particle]
 
     def node_embeddings(self, batch: Batch) -> Tensor:
         """(N, k): the learned a_i of the batch's particles."""
         return self.codes(batch)
+
+    def on_epoch_end(self, epoch: int, epochs: int, data: Any, backend: Any, device: torch.device) -> None:
+        """The replacement schedule of the class docstring."""
+        every, done = self.cluster_every, epoch + 1
+        if every is None or bool(self.embedding_frozen) or done % every or done >= epochs:
+            return
+        summary = self.cluster_embeddings(data, backend, device)
+        if summary["replaced"] and done + every >= epochs:  # the last replacement: only the MLP trains from here
+            self.embedding_frozen.fill_(True)
+
+    @torch.no_grad()
+    def cluster_embeddings(self, data: Any, backend: Any, device: torch.device) -> dict[str, Any]:
+        """Replace every embedding by the median of its cluster's; returns what was done (for logs and tests).
+
+        1. Clusters of the embeddings (all identities): min–max normalised, single linkage cut at
+           ``cluster_threshold`` (the evaluator's ``cluster``; the reference clusters a UMAP of the functions,
+           whose projection splits a type whose functions differ by 1e-4 and takes minutes, see the report).
+        2. The clusters holding at least ``cluster_min_fraction`` of the particles are the candidates; with
+           fewer than two nothing is replaced (the embeddings have not separated yet).
+        3. Each particle takes the candidate median that best predicts its own velocities on
+           ``cluster_frames`` training frames spread over the run (the squared error summed over them): a
+           particle whose embedding strayed between clusters, or sits in a small cluster, joins the type its
+           motion fits (a hard-EM step; the velocity of particle i depends on its own code only).
+        4. The replacement is kept only if, over those frames and all particles, it predicts the velocities at
+           least as well as the particles' own embeddings did: clusters that still merge two types (early in
+           training) predict worse, and the embeddings are left to separate (measured: correct clusters cut
+           the error to 0.2–0.3×, the two-type merge of a paper-scale run after one epoch raised it 1.06×).
+           ``summary["replaced"]`` says which.
+        """
+        from bench.tasks.heterogeneous.evaluator import cluster, minmax
+
+        table = self.embedding.detach()
+        labels = cluster(minmax(table.cpu().numpy()), self.cluster_threshold)
+        ids, counts = torch.unique(torch.from_numpy(labels), return_counts=True)
+        need = max(2, int(self.cluster_min_fraction * table.shape[0] + 0.999999))
+        major = [int(i) for i, c in zip(ids.tolist(), counts.tolist(), strict=True) if c >= need]
+        summary: dict[str, Any] = {"clusters": int(ids.numel()), "candidates": len(major), "moved": 0,
+                                   "replaced": False}  # fmt: skip
+        if len(major) < 2:
+            return summary
+        member = torch.from_numpy(labels).to(table.device)
+        medians = torch.stack([table[member == k].median(dim=0).values for k in major])  # (K, k)
+        errors = table.new_zeros(len(major), table.shape[0])  # (K, identities)
+        own = table.new_zeros(table.shape[0])  # with each particle's own embedding
+        n = data.num_samples("train")
+        frames = torch.linspace(0, n - 1, min(self.cluster_frames, n)).round().long().unique()
+        was_training = self.training
+        self.eval()
+        try:
+            for frame in frames.tolist():
+                batch, targets = data.batch("train", torch.tensor([frame]))
+                batch = backend.bind(batch.to(device))
+                target = targets[self.spec.target].to(device).reshape(batch.num_nodes, -1)
+                particle = batch.particle.to(errors.device)
+                err = (self._velocity(batch, table[batch.particle].to(batch.position.dtype)) - target).square()
+                own.index_add_(0, particle, err.sum(dim=-1).to(own.dtype))
+                for k in range(len(major)):
+                    codes = medians[k].expand(batch.num_nodes, -1).to(batch.position.dtype)
+                    err = (self._velocity(batch, codes) - target).square().sum(dim=-1)
+                    errors[k].index_add_(0, particle, err.to(errors.dtype))
+        finally:
+            self.train(was_training)
+        choice = errors.argmin(dim=0)
+        nearest = torch.tensor([major.index(int(l)) if int(l) in major else -1 for l in labels], device=choice.device)
+        summary["moved"] = int((choice != nearest).sum())
+        summary["sizes"] = torch.bincount(choice, minlength=len(major)).tolist()
+        summary["error_ratio"] = float(errors.gather(0, choice[None]).sum() / own.sum().clamp(min=1e-30))
+        if summary["error_ratio"] <= 1.0:
+            self.embedding.copy_(medians[choice])
+            summary["replaced"] = True
+        return summary
+
+
+class EmbeddingGNNField(EmbeddingGNN):
+    """``embedding-gnn`` plus a model of the hidden field (Allier et al.'s ``PDE_ParticleField_A``): the field
+    nodes' messages are the same edge MLP (the receiver's embedding, the displacement node − particle) times the
+    learned value b_k(t), averaged over the nodes closer than the field radius and added to the particles' mean.
+
+    The field is a SIREN (``bench.baselines.siren``; ``field_layers`` sine layers of ``field_hidden``, ω₀ =
+    ``field_omega0``) of the position in box units (x/L ∈ [0, 1)²), and on a dynamic field also of the time in
+    run units (t / duration ∈ [0, 1]; the reference's frame / n_frames), squared (b ≥ 0): 2 → ... → 1 on
+    ``field-static``, 3 → ... → 1 on ``field-dynamic`` (from ``spec.field``). Exposes ``hidden_field``.
+
+    The SIREN's output bias starts at √``field_init`` (b ≈ 1 everywhere: a uniform field, whose pushes nearly
+    cancel): at the usual initialisation the output is near 0, where the square has no gradient and the field
+    stays off for epochs. The reference starts there and trains its SIREN at lr 1e-5 for far more steps."""
+
+    has_field = True
+
+    def __init__(
+        self,
+        spec: TaskSpec,
+        field_hidden: int = 128,
+        field_layers: int = 6,
+        field_omega0: float = 80.0,
+        field_lr: float | None = None,
+        field_init: float = 1.0,
+        **kwargs: Any,
+    ):
+        from bench.baselines.siren import Siren
+
+        if spec.field is None or spec.box is None:
+            raise BenchError(f"EmbeddingGNNField learns a hidden field and runs only on tasks that have one "
+                             f"(spec.field is {spec.field}; the field tasks: field-static, field-dynamic)")  # fmt: skip
+        if spec.field == "dynamic" and not spec.duration:
+            raise BenchError(f"EmbeddingGNNField: a dynamic field needs the run's duration, got {spec.duration}")
+        if field_lr is not None and not field_lr > 0:
+            raise BenchError(f"EmbeddingGNNField: field_lr={field_lr} must be > 0 (or null: the card's lr)")
+        if not field_init >= 0:
+            raise BenchError(f"EmbeddingGNNField: field_init={field_init} must be >= 0")
+        super().__init__(spec, **kwargs)
+        self.dynamic = spec.field == "dynamic"
+        try:
+            self.field = Siren(3 if self.dynamic else 2, field_hidden, field_layers, 1, field_omega0)
+        except ValueError as e:
+            raise BenchError(f"EmbeddingGNNField: {e}") from None
+        with torch.no_grad():  # b = out² starts near field_init everywhere: a uniform field, away from out = 0
+            self.field.out.bias.fill_(float(field_init) ** 0.5)
+        self.field_lr = field_lr
+
+    def param_groups(self) -> list[dict[str, Any]] | None:
+        """As ``EmbeddingGNN``'s, with the field network at ``field_lr`` (when given)."""
+        groups = super().param_groups()
+        if self.field_lr is None:
+            return groups
+        field = {id(p) for p in self.field.parameters()}
+        if groups is None:
+            groups = [{"params": [p for p in self.parameters() if id(p) not in field]}]
+        else:
+            groups[0]["params"] = [p for p in groups[0]["params"] if id(p) not in field]
+        return groups + [{"params": list(self.field.parameters()), "lr": float(self.field_lr)}]
+
+    def hidden_field(self, position: Tensor, time: Tensor) -> Tensor:
+        """(M,): the learned field b at ``position`` (M, 2) (in the box) and ``time`` (M,)."""
+        dtype = self.field.out.weight.dtype
+        x = position.to(dtype) / float(self.spec.box)
+        if self.dynamic:
+            x = torch.cat([x, (time.to(dtype) / float(self.spec.duration)).reshape(-1, 1)], dim=-1)
+        return self.field(x).reshape(-1).square()
+
+    def field_at_nodes(self, batch: Batch) -> Tensor:
+        nodes = batch.field.position
+        M, B = nodes.shape[0], batch.num_graphs
+        if not self.dynamic:
+            return self.hidden_field(nodes, nodes.new_zeros(M)).unsqueeze(0).expand(B, M)
+        times = batch.time.new_zeros(B).index_put_((batch.graph,), batch.time)  # every node of a graph: its time
+        values = self.hidden_field(nodes.repeat(B, 1), times.repeat_interleave(M))
+        return values.reshape(B, M)
 
 
 class SharedGNN(PairMLPNet):

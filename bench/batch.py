@@ -26,6 +26,8 @@ Shapes (N particles in the batch, E edges, d dimensions, B graphs):
 - ``node_label``: (N,) long or None: the true hidden type of each particle, given only to a model that
   declares it as an oracle input (``Model.oracle = ("types",)``: a ceiling such as a GNN told the types);
   None for every other model
+- ``field``: a ``FieldNodes`` or None: stationary nodes of a hidden field (family H's field tasks), their
+  positions and edges to the particles, never their values
 - ``nodes_per_graph``: set when every graph has that many particles and is fully connected with
   edges in receiver-major order (receiver i, then senders j != i ascending); backends use it to work
   on dense (B, n, ...) tensors without any scatter.
@@ -47,6 +49,29 @@ if TYPE_CHECKING:
 
 
 @dataclass
+class FieldNodes:
+    """Stationary nodes that carry a hidden field (``field-static``, ``field-dynamic``): where they are and which
+    particles they act on; their values are what a model must learn. Shapes (M nodes, F field edges, d):
+
+    - ``position`` (M, d): the nodes' positions (the same in every frame);
+    - ``edge_index`` (2, F) long: row 0 the node (0..M−1), row 1 the particle it acts on (a row of the batch);
+    - ``delta`` (F, d): the minimum-image displacement x_node − x_particle of each edge.
+
+    The time of a frame is the batch's ``time`` (per particle)."""
+
+    position: Tensor
+    edge_index: Tensor
+    delta: Tensor
+
+    @property
+    def num_edges(self) -> int:
+        return self.edge_index.shape[1]
+
+    def to(self, move) -> FieldNodes:
+        return FieldNodes(position=move(self.position), edge_index=move(self.edge_index), delta=move(self.delta))
+
+
+@dataclass
 class Batch:
     position: Tensor
     velocity: Tensor
@@ -63,6 +88,7 @@ class Batch:
     edge_label: Tensor | None = None
     node_label: Tensor | None = None
     nodes_per_graph: int | None = None
+    field: FieldNodes | None = None
     ops: GraphOps | None = None
     """Message-passing operations over this batch's edges, bound by the backend (``bench.backends``)."""
 
@@ -108,6 +134,7 @@ class Batch:
             mask=move(self.mask),
             edge_label=move(self.edge_label),
             node_label=move(self.node_label),
+            field=None if self.field is None else self.field.to(move),
             ops=None,
         )
 

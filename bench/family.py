@@ -137,6 +137,9 @@ class Family:
     choices that do not change what a run trains, so they stay out of the run's identity."""
     data_keys: ClassVar[tuple[str, ...]] = ()
     """The card entries that determine a dataset's bytes (besides the scale's simulation count)."""
+    optional_data_keys: ClassVar[tuple[str, ...]] = ()
+    """Those of ``data_keys`` that only some cards have (family H's ``field``): absent or null, they are left out
+    of the parameters, so that adding one to the family keeps the other tasks' datasets and checksums."""
     manifests_dir: ClassVar[Path | None] = None
     """The committed official manifests ``<task>-v<version>-<scale>.json`` (None: ``conf_dir``'s sibling
     folder ``manifests``): a result can be submitted only on an official dataset."""

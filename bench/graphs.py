@@ -217,14 +217,25 @@ def radius_graph(
 
     # one displacement per unordered pair; the reverse edge gets its negation (the minimum image is odd)
     raw = np.take(x, first, axis=0) - np.take(x, second, axis=0)  # take: twice as fast as x[first] here
-    delta = np.asarray(displacement(raw, np.zeros(1)))  # the same as displacement(x[first], x[second])
-    keep = (delta * delta).sum(axis=1) < radius * radius
+    delta = raw
+    crossing = np.zeros(raw.shape[0], dtype=bool)
+    if box is not None:
+        # the tree's points are wrapped, so |raw| < L: only a pair with some |raw / L| > 1/2 has another image
+        # (np.round(±1/2) is 0); the displacement function is asked for those alone, bit for bit the same
+        far = np.abs(raw / np.asarray(box, dtype=raw.dtype)) > 0.5
+        crossing = far[:, 0].copy()
+        for k in range(1, d):
+            crossing |= far[:, k]
+        delta = raw.copy()
+        delta[crossing] = np.asarray(displacement(raw[crossing], np.zeros(1)))
+    keep = _row_norm2(delta) < radius * radius
     if not keep.all():  # the tree was asked for a little more than r
-        first, second, raw, delta = first[keep], second[keep], raw[keep], delta[keep]
+        first, second, raw, delta, crossing = first[keep], second[keep], raw[keep], delta[keep], crossing[keep]
     P = first.size
     receiver, sender = np.concatenate([first, second]), np.concatenate([second, first])
     order = _receiver_major(receiver, sender, N)
-    receiver, sender = np.take(receiver, order), np.take(sender, order)
+    sender = np.take(sender, order)
+    receiver = np.repeat(np.arange(N, dtype=np.int64), np.bincount(receiver, minlength=N))  # sorted: receiver-major
 
     device = position.device if isinstance(position, Tensor) else torch.device("cpu")
     edge_index = torch.from_numpy(np.stack([sender, receiver]).astype(np.int64, copy=False)).to(device)
@@ -232,13 +243,24 @@ def radius_graph(
         return edge_index, None
     # displacement(x_i, x_j) − (x_i − x_j): zero but for the pairs that meet across the box, so only those are
     # placed (unsorted edge k is pair k for k < P, else the reverse of pair k − P)
-    shift_pair = delta - raw
-    crossing = shift_pair.any(axis=1)
+    shift_pair = delta - raw  # zero but on the crossing pairs
     at = np.flatnonzero(np.concatenate([crossing, crossing])[order])  # their places in the sorted list
     edge = np.take(order, at)
-    shift = np.zeros((2 * P, d), dtype=np.float64)
-    shift[at] = np.where((edge < P)[:, None], 1.0, -1.0) * shift_pair[edge % max(P, 1)]
-    return edge_index, torch.from_numpy(shift).to(device=device, dtype=_float_dtype(position))
+    dtype = _float_dtype(position)
+    shift = torch.zeros((2 * P, d), dtype=dtype)
+    if at.size:
+        placed = np.where((edge < P)[:, None], 1.0, -1.0) * shift_pair[edge % max(P, 1)]
+        shift[torch.from_numpy(at)] = torch.from_numpy(placed).to(dtype)
+    return edge_index, shift.to(device)
+
+
+def _row_norm2(a: np.ndarray) -> np.ndarray:
+    """(E,) the squared norm of each row of ``a`` (E, d), a column at a time: numpy's ``sum(axis=1)`` over a
+    2-wide axis is ~30× slower (7 ms against 0.2 ms for 200k rows)."""
+    out = a[:, 0] * a[:, 0]
+    for k in range(1, a.shape[1]):
+        out += a[:, k] * a[:, k]
+    return out
 
 
 def _receiver_major(receiver: np.ndarray, sender: np.ndarray, N: int) -> np.ndarray:

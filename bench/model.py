@@ -17,7 +17,7 @@ A model is a ``torch.nn.Module`` subclass of ``bench.Model``::
 ``forward`` returns the task's target as a tensor, or named outputs as a dict of tensors (the target
 among them). The batch never holds the targets. Hooks a model may override: ``loss(outputs, targets,
 batch)`` (its own objective, e.g. an ELBO), ``regularization(batch)``, ``param_groups()`` (per-module
-learning rates), ``on_epoch_start``. A model without trainable parameters is not trained.
+learning rates), ``on_epoch_start``, ``on_epoch_end``. A model without trainable parameters is not trained.
 
 Optional capabilities let the suite look inside; a model has a capability when it overrides the
 method of that name (``CAPABILITY_SIGNATURES`` gives each one's shapes; one shared test checks them):
@@ -70,7 +70,10 @@ class TaskSpec:
     frames of ``batch.history`` an encoder reads (relational inference: NRI's 49; None: no history);
     ``radius``: the cutoff of the task's radius graphs, the natural length unit of its pair features (None:
     fully connected graphs); ``num_types``: how many hidden particle types the task has (the range of the
-    oracle input ``batch.node_label``; None: no hidden types).
+    oracle input ``batch.node_label``; None: no hidden types); ``field``: the kind of hidden field the task's
+    ``batch.field`` nodes carry (``static``: one value per place; ``dynamic``: it changes with ``batch.time``;
+    None: no field); ``box``: the side of the periodic box positions live in (None: open space);
+    ``duration``: the time one run spans, the range of ``batch.time`` (None: no time).
     """
 
     family: str
@@ -83,6 +86,9 @@ class TaskSpec:
     window: int | None = None
     radius: float | None = None
     num_types: int | None = None
+    field: str | None = None
+    box: float | None = None
+    duration: float | None = None
 
 
 class Model(nn.Module):
@@ -123,6 +129,12 @@ class Model(nn.Module):
 
     def on_epoch_start(self, epoch: int, epochs: int) -> None:
         """Called by the training loop before each epoch (0-based), for schedules such as pruning."""
+
+    def on_epoch_end(self, epoch: int, epochs: int, data: Any, backend: Any, device: torch.device) -> None:
+        """Called by the training loop after each epoch's optimiser steps (0-based), before its validation and
+        checkpoint, for steps that reshape the model from the training data (Allier et al.'s replacement of the
+        embeddings by their clusters' medians). Whatever it changes must live in the state dict (parameters,
+        buffers), so that a resumed run continues from the same model."""
 
     def regularization(self, batch: Batch) -> Tensor | float:
         """Extra loss added to the task's objective during training (L1 or KL on messages, ...)."""

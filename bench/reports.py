@@ -79,12 +79,39 @@ def grouped(
 
 
 def config_tags(groups: list[tuple[tuple[str, str, str, str], list[dict[str, Any]]]]) -> dict[tuple, str]:
-    """Per group key of ``grouped``, the tag that tells its rows apart: `` [config abc123]`` where one task ×
-    model × scale has several configurations, else ``""``."""
-    count: dict[tuple[str, str, str], int] = {}
-    for (task, model, scale, _), _rs in groups:
-        count[(task, model, scale)] = count.get((task, model, scale), 0) + 1
-    return {key: f" [config {key[3][:6]}]" if count[key[:3]] > 1 else "" for key, _ in groups}
+    """Per group key of ``grouped``, the tag that tells its rows apart where one task × model × scale has several
+    configurations, else ``""``: the settings in which it differs from the others (`` [cluster_every=None]``,
+    at most three, the last part of each key), or `` [config abc123]`` when that says nothing."""
+    from bench.identity import identity_config
+
+    flat: dict[tuple, dict[str, Any]] = {}
+    for key, rs in groups:
+        flat[key] = _leaves(identity_config(rs[0]["config"], seed=False))
+    siblings: dict[tuple[str, str, str], list[tuple]] = {}
+    for key, _rs in groups:
+        siblings.setdefault(key[:3], []).append(key)
+    tags = {}
+    for key, _rs in groups:
+        others = [k for k in siblings[key[:3]] if k != key]
+        if not others:
+            tags[key] = ""
+            continue
+        mine = flat[key]
+        differing = sorted(p for p in mine if any(flat[o].get(p, "<absent>") != mine[p] for o in others))
+        shown = [f"{p.rsplit('.', 1)[-1]}={mine[p]}" for p in differing[:3]]
+        more = ", ..." if len(differing) > 3 else ""
+        tags[key] = f" [{', '.join(shown)}{more}]" if shown else f" [config {key[3][:6]}]"
+    return tags
+
+
+def _leaves(config: Any, prefix: str = "") -> dict[str, Any]:
+    """A nested mapping as ``{"a.b.c": leaf}``."""
+    if not isinstance(config, dict):
+        return {prefix: config}
+    out: dict[str, Any] = {}
+    for k, v in config.items():
+        out |= _leaves(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v}
+    return out
 
 
 def one_per_seed(records: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -299,6 +299,7 @@ def train(
             count += 1
             if step % 20 == 0:
                 bar.set_postfix(loss=f"{running / count:.4g}")
+        model.on_epoch_end(epoch, cfg.epochs, data, backend, device)
         # The bound applies to the validation loss, the model as it stands after the epoch: training losses on
         # heavy-tailed data (charge's close encounters) spike by 1e9 on single batches the model recovers from.
         val = _val_loss(model, data, backend, device, cfg, objective)

@@ -19,6 +19,8 @@ from bench.train import autocast, make_optimizer
 STEP_SETTINGS = {
     "gnn": (["task=spring", "task.n_particles=4", "task.dim=2"], 64),
     "egnn": (["task=charge", "task.n_particles=4", "task.dim=2"], 64),
+    # built for a field task (batch_for adds random field nodes)
+    "embedding-gnn-field": (["task=field-static", "task.particles.quick=87"], 11),
 }
 # The issue's settings for the comparisons with the reference implementations.
 EGNN_NBODY = (5, 3, 100)  # particles, dimensions, graphs per batch
@@ -40,7 +42,8 @@ def batch_for(model, num_graphs: int, seed: int = 0) -> Batch:
     """A random batch of ``num_graphs`` systems shaped for ``model``'s task: ``random_batch``, or for a model
     that reads a history (relational inference: ``spec.window``) smooth random trajectories in [−1, 1] of
     ``window`` frames (and, for an oracle model given the true graph, random edge labels; given the particle
-    types, random types)."""
+    types, random types). On a task with a hidden field (``spec.field``), 64 random field nodes in the box, each
+    particle joined to 8 of them, and random frame times (a field task's radius-graph batches in shape)."""
     spec = model.spec
     n = int(spec.n_particles)
     if not spec.window:
@@ -48,6 +51,17 @@ def batch_for(model, num_graphs: int, seed: int = 0) -> Batch:
         if "types" in getattr(model, "oracle", ()):  # an oracle model is handed the true types: random ones here
             g = torch.Generator().manual_seed(seed)
             batch.node_label = torch.randint(0, int(spec.num_types), (batch.num_nodes,), generator=g)
+        if spec.field is not None:
+            from bench.batch import FieldNodes
+
+            g = torch.Generator().manual_seed(seed + 1)
+            N, box = batch.num_nodes, float(spec.box)
+            nodes = torch.rand(64, int(spec.dim), generator=g) * box
+            node = torch.randint(0, 64, (8 * N,), generator=g)
+            receiver = torch.arange(N).repeat_interleave(8)
+            delta = (torch.rand(8 * N, int(spec.dim), generator=g) - 0.5) * float(spec.radius)
+            batch.field = FieldNodes(position=nodes, edge_index=torch.stack([node, receiver]), delta=delta)
+            batch.time = (torch.rand(num_graphs, generator=g) * float(spec.duration or 1.0))[batch.graph]
         return batch
     from bench.tasks.relational.loader import history_batch
 

@@ -50,7 +50,8 @@ def data_params(card, scale: str) -> dict[str, Any]:
     fam = get_family(str(card.family))
     if scale not in card.simulations:
         raise unknown("scale", scale, card.simulations.keys())
-    params = {k: OmegaConf.to_object(card[k]) if OmegaConf.is_config(card[k]) else card[k] for k in fam.data_keys}
+    keys = [k for k in fam.data_keys if k not in fam.optional_data_keys or card.get(k) is not None]
+    params = {k: OmegaConf.to_object(card[k]) if OmegaConf.is_config(card[k]) else card[k] for k in keys}
     params["simulations"] = int(card.simulations[scale])
     return params
 

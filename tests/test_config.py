@@ -52,6 +52,8 @@ def test_groups_list_what_ships():
         "types3",
         "types3-continuous",
         "types16",
+        "field-static",
+        "field-dynamic",
     }
     assert set(group_options("scale")) == {"tiny", "quick", "paper"}
     assert {"gnn", "egnn"} <= set(group_options("model"))

@@ -3,7 +3,8 @@ graph neural networks"): thousands of particles of a few hidden types move under
 depend on the receiver's type; from their motion alone, recover the types and each one's interaction function.
 
 Tasks: ``types3`` (the reference's ``arbitrary_3``), ``types3-continuous`` (each particle's parameters
-jittered) and ``types16`` (16 random types). Simulator: ``bench.tasks.heterogeneous.systems``; datasets:
+jittered), ``types16`` (16 random types), and ``field-static`` / ``field-dynamic`` (the ``types3`` particles also
+pushed by a hidden field on stationary nodes: ``fields``). Simulator: ``bench.tasks.heterogeneous.systems``; datasets:
 ``generate``; batches: ``loader``; the official evaluator: ``evaluator``; the family's contract with the core:
 ``family.HeterogeneousFamily``; the report: ``report``; the app's panels: ``app``.
 
@@ -19,7 +20,12 @@ which depends on the scale: the box shrinks and the density stays). A batch is B
   image x_i − x_j;
 - ``batch.particle`` (B·N,): each particle's identity, the same in every frame and every run (the index of
   a per-particle embedding table of ``spec.num_identities`` = N rows);
-- ``batch.node_label`` (B·N,): the true type, only for a model declaring ``oracle = ("types",)`` (a ceiling).
+- ``batch.node_label`` (B·N,): the true type, only for a model declaring ``oracle = ("types",)`` (a ceiling);
+- on the field tasks, ``batch.field`` (``bench.batch.FieldNodes``): the field nodes' positions (M, 2), their edges
+  to the particles closer than the field radius R/2 (row 0 the node, row 1 the particle) and each edge's
+  minimum-image displacement node − particle, never the nodes' values; ``batch.time`` (B·N,): the frame's time
+  (index × Δt). ``spec.field`` says ``static`` or ``dynamic``, ``spec.box`` and ``spec.duration`` give the ranges
+  of positions and times.
 
 A model of this family implements
 
@@ -28,7 +34,9 @@ A model of this family implements
 - ``interaction(r, batch) -> (B·N, R)``: the learned interaction function ψ_i(r) of each particle at the
   distances r (R,): the x-component of the velocity a single neighbour at displacement (r, 0) contributes
   (the truth: ψ(r) = r f_{p_i}(r));
-- optionally ``node_embeddings(batch) -> (B·N, k)``: its latent vector per particle.
+- optionally ``node_embeddings(batch) -> (B·N, k)``: its latent vector per particle;
+- optionally, on the field tasks, ``hidden_field(position (M, 2), time (M,)) -> (M,)``: the learned field (scored
+  after the best affine fit to the true one; a model without it is scored as a constant field).
 
 The evaluation (``HeterogeneousFamily.collect``) asks for ψ on 1000 distances in [0, R] for every particle,
 the embeddings if the model has them, the one-step velocity on the test run's scored frames, and a rollout

@@ -272,6 +272,45 @@ class Evaluator(TaskEvaluator):
         ),
         Metric("velocity_rmse_relative", "lower", "velocity_rmse divided by the training velocity std (zero: about 1)"),
         Metric(
+            "field_r2",
+            "higher",
+            "field tasks: R² of the true field against the learned one after the best affine fit (over the nodes, "
+            "and the frames of a dynamic field); a model without a field model scores 0 (a constant field) "
+            "(primary of field-static)",
+        ),  # fmt: skip
+        Metric(
+            "field_r2_outlier_rule",
+            "higher",
+            "field-static: field_r2 with Allier et al.'s outlier rule: nodes whose error after the affine fit "
+            "exceeds 0.25 are dropped from the residuals (not from the total), the line refitted on the rest",
+        ),  # fmt: skip
+        Metric("field_outliers", "lower", "field-static: the nodes the outlier rule dropped", "nodes"),
+        Metric(
+            "field_pearson_r",
+            "higher",
+            "field tasks: Pearson r of the learned against the true field over all nodes and frames; 0 for a "
+            "model without a field model (primary of field-dynamic)",
+        ),  # fmt: skip
+        Metric(
+            "field_rmse",
+            "lower",
+            "field tasks: RMSE of the affinely fitted learned field against the true one",
+            "field units",
+        ),  # fmt: skip
+        Metric(
+            "field_psnr",
+            "higher",
+            "field-dynamic: mean over frames of the PSNR of the affinely fitted field (data range: the true "
+            "field's over the run; a perfect frame counts 100 dB)",
+            "dB",
+        ),  # fmt: skip
+        Metric(
+            "field_ssim",
+            "higher",
+            "field-dynamic: mean over frames of the SSIM (scikit-image) of the affinely fitted field as an image "
+            "of the node grid",
+        ),  # fmt: skip
+        Metric(
             "position_rmse_h{k}",
             "lower",
             "RMSE of the minimum-image position error of the rollout at step k, over particles",
@@ -301,6 +340,10 @@ class Evaluator(TaskEvaluator):
             "rollout_steps": f"int array (H,): the rollout steps scored (those of {HORIZONS} within the run)",
             "box": "float (scalar or (1,)): the side L of the periodic box",
             "velocity_scale": "float (scalar or (1,)): the training split's velocity std",
+            "field_true": "float array (F, M), field tasks only: the true field at the M = n² nodes (F = 1: static; "
+            "F = frames: dynamic)",
+            "field_pred": "float array (F, M), optional: the learned field there (absent: a model without one, "
+            "scored as a constant field)",
         }
 
     def _scalar(self, input_dict: dict[str, Any], name: str, what: str) -> float:
@@ -355,6 +398,8 @@ class Evaluator(TaskEvaluator):
         box = self._scalar(input_dict, "box", "the side of the periodic box")
         scale = self._scalar(input_dict, "velocity_scale", "the training velocity std")
 
+        field = self._field_scores(input_dict) if input_dict.get("field_true") is not None else {}
+
         projected = umap_projection(pred_psi, self.n_neighbors, self.n_fit, self.seed)
         scores = type_scores(projected, types, K, self.threshold)
         out = {"type_accuracy": scores["accuracy"], "type_accuracy_matched": scores["accuracy_matched"]}
@@ -375,4 +420,38 @@ class Evaluator(TaskEvaluator):
             for j, k in enumerate(steps):
                 err = float(np.sqrt((min_image(x_pred[j] - x_true[j], box) ** 2).sum(axis=-1).mean()))
                 out[f"position_rmse_h{k}"] = err if np.isfinite(err) else float("inf")
-        return out
+        return out | field
+
+    def _field_scores(self, input_dict: dict[str, Any]) -> dict[str, float]:
+        """The ``field_*`` metrics (``bench.tasks.heterogeneous.field_metrics``) of ``field_pred`` against
+        ``field_true``; without ``field_pred``, a constant field (r2 and Pearson r 0). A non-finite learned field
+        scores r2 and r 0 and the errors inf."""
+        from bench.tasks.heterogeneous.field_metrics import dynamic_scores, static_scores
+
+        owner = f"Evaluator({self.task!r})"
+        true = self.input_array(input_dict, "field_true", ("F", "M"), "(F, M): the true field at the nodes")
+        F, M = true.shape
+        grid = int(round(M**0.5))
+        if F == 0 or grid * grid != M:
+            raise ValueError(f"{owner}: field_true has shape {true.shape}; expected (F ≥ 1, n²) on an n × n grid")
+        if input_dict.get("field_pred") is None:
+            pred = np.zeros_like(true)
+        else:
+            pred = self.input_array(input_dict, "field_pred", (F, M), "(F, M): the learned field", finite=False)
+        if not np.isfinite(pred).all():
+            return {"field_r2": 0.0, "field_pearson_r": 0.0, "field_rmse": float("inf")} | (
+                {"field_psnr": 0.0, "field_ssim": 0.0} if F > 1 else
+                {"field_r2_outlier_rule": 0.0, "field_outliers": float(M)})  # fmt: skip
+        constant = bool(np.ptp(pred) == 0)
+        if F == 1:
+            s = static_scores(pred[0], true[0])
+            out = {"field_r2": s["r2"], "field_r2_outlier_rule": s["r2_outlier_rule"], "field_outliers": s["outliers"],
+                   "field_rmse": s["rmse"], "field_pearson_r": s["pearson_r"]}  # fmt: skip
+        else:
+            s = dynamic_scores(pred, true, grid)
+            out = {"field_pearson_r": s["pearson_r"], "field_rmse": s["rmse"], "field_psnr": s["psnr"],
+                   "field_ssim": s["ssim"], "field_r2": float(s["pearson_r"] ** 2) if np.isfinite(s["pearson_r"])
+                   else 0.0}  # fmt: skip
+        if constant:  # no information about the field: no correlation
+            out["field_pearson_r"], out["field_r2"] = 0.0, 0.0
+        return {k: float(v) for k, v in out.items()}

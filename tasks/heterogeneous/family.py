@@ -36,7 +36,7 @@ def rollout(model, data, backend, device, steps: list[int], progress: bool = Tru
     model.eval()
     with torch.no_grad():
         for t in tqdm(range(1, last + 1), desc="rollout", leave=False, mininterval=0.5, disable=not progress):
-            batch = backend.bind(data.frame_batch(x[None].float()).to(device))
+            batch = backend.bind(data.frame_batch(x[None].float(), torch.tensor([t - 1])).to(device))
             v = model(batch)
             v = v if isinstance(v, torch.Tensor) else v["velocity"]
             if not bool(torch.isfinite(v).all()):  # a diverged model: the steps left are scored as inf
@@ -48,6 +48,40 @@ def rollout(model, data, backend, device, steps: list[int], progress: bool = Tru
     return np.stack(keep) if keep else np.zeros((0, data.n_particles, 2))
 
 
+def field_prediction(model, data, device, every: int = 1) -> np.ndarray:
+    """A model's hidden field (``hidden_field``) at the field's nodes: (1, M) at time 0 on a static field, (T, M)
+    at every frame's time on a dynamic one (the truth's rows; every ``every``-th of them)."""
+    import torch
+
+    frames = data.field_value.shape[0]
+    nodes = data.field_position.to(device)
+    rows = []
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        for t in range(0, frames, every):
+            time = torch.full((nodes.shape[0],), t * data.dt, dtype=nodes.dtype, device=device)
+            rows.append(model.hidden_field(nodes, time).double().reshape(-1).cpu().numpy())
+    model.train(was_training)
+    return np.stack(rows)
+
+
+def field_monitor(model, data, device, every: int = 25) -> dict[str, float]:
+    """The learned field's ``field_r2`` (after the best affine fit) against the truth; on a dynamic field on every
+    ``every``-th frame (a few ms per frame), with its ``field_pearson_r``."""
+    from bench.tasks.heterogeneous.field_metrics import r2_affine
+
+    learned = field_prediction(model, data, device, every)
+    true = data.field_value[:: every if data.field_value.shape[0] > 1 else 1]
+    if not np.isfinite(learned).all():
+        return {"field_r2": float("nan")}
+    out = {"field_r2": float(r2_affine(learned, true))}
+    if true.shape[0] > 1:
+        pearson = np.corrcoef(learned.reshape(-1), true.reshape(-1))[0, 1] if np.ptp(learned) > 0 else 0.0
+        out["field_pearson_r"] = float(pearson)
+    return out
+
+
 class HeterogeneousFamily(Family):
     """Allier et al. 2024: particles of hidden types; recover the types and their interaction functions."""
 
@@ -55,6 +89,8 @@ class HeterogeneousFamily(Family):
     description = "heterogeneous particles (Allier et al.): recover hidden types and each type's interaction"
     conf_dir = Path(__file__).resolve().parent / "conf"
     manifests_dir = Path(__file__).resolve().parent.parent / "manifests"  # tasks/manifests, shared by all families
+
+    optional_data_keys = ("field",)  # only the field tasks have one
 
     @property
     def data_keys(self) -> tuple[str, ...]:  # type: ignore[override]
@@ -104,9 +140,31 @@ class HeterogeneousFamily(Family):
             L = card.box[scale]
             once = "more than twice task.radius: a pair must meet through one periodic image only"
             check_range(f"task.box.{scale}", L, above=2 * float(card.radius), note=once)
+        if card.get("field") is not None:
+            self._check_field(card)
         for k in card.horizons:
             check_range("task.horizons", k, integer=True, minimum=1, below=int(card.frames),
                         note=f"a rollout step within the run of task.frames={card.frames}")  # fmt: skip
+
+    def _check_field(self, card: Any) -> None:
+        from bench.config import check_range, out_of_range
+        from bench.tasks.heterogeneous.fields import KINDS
+
+        field = card.field
+        if str(field.kind) not in KINDS:
+            raise out_of_range("task.field.kind", field.kind, ", ".join(KINDS))
+        for scale in card.simulations:
+            if scale not in field.grid:
+                raise BenchError(f"task.field.grid has no value for the scale '{scale}'; valid scales: "
+                                 f"{', '.join(card.simulations)}")  # fmt: skip
+            check_range(f"task.field.grid.{scale}", field.grid[scale], integer=True, minimum=2)
+        check_range("task.field.jitter", field.jitter, minimum=0)
+        check_range("task.field.radius", field.radius, above=0, below=float(min(card.box.values())) / 2)
+        check_range("task.field.min_wavelength", field.min_wavelength, above=0,
+                    below=float(min(card.box.values())) + 1e-12)  # fmt: skip
+        check_range("task.field.value_max", field.value_max, above=0)
+        check_range("task.field.drift", field.drift, minimum=0)
+        check_range("task.field.deform", field.deform, minimum=0)
 
     def generate(self, card, scale, progress=True):
         from bench.tasks.heterogeneous.generate import generate
@@ -114,8 +172,10 @@ class HeterogeneousFamily(Family):
         return generate(card, scale, progress=progress)
 
     def describe_generation(self, info: dict[str, Any]) -> str:
+        field = info.get("field")
+        hidden = f", a hidden {field['kind']} field on {field['nodes']} nodes" if field else ""
         return (f"3 runs (train, val, test) of {info['frames']} frames, {info['particles']} particles in a periodic "
-                f"box of side {info['box']:.4g}, velocity std {info['velocity_std']:.4g}")  # fmt: skip
+                f"box of side {info['box']:.4g}{hidden}, velocity std {info['velocity_std']:.4g}")  # fmt: skip
 
     def load(self, dataset, card):
         from bench.tasks.heterogeneous.loader import HeterogeneousData
@@ -176,6 +236,8 @@ class HeterogeneousFamily(Family):
         if embeddings is not None:
             scores = type_scores(minmax(embeddings), data.types.numpy(), int(cfg.task.n_types))
             out["embedding_accuracy_matched"] = float(scores["accuracy_matched"])
+        if data.field_value is not None and "hidden_field" in type(model).capabilities():
+            out |= field_monitor(model, data, device)
         return out
 
     def _profiles(self, model, data, backend, device, r: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
@@ -210,6 +272,8 @@ class HeterogeneousFamily(Family):
         out["position_pred"] = rollout(
             model, data, backend, device, horizons(cfg.task, data), bool(cfg.progress)
         ).astype(np.float32)
+        if data.field_position is not None and "hidden_field" in type(model).capabilities():
+            out["field_pred"] = field_prediction(model, data, device).astype(np.float32)
         return out
 
     def truth(self, card, data, names: tuple[str, ...]) -> dict[str, np.ndarray]:
@@ -224,7 +288,7 @@ class HeterogeneousFamily(Family):
             "rollout_steps": np.asarray(steps, dtype=np.int64),
             "box": np.asarray(data.box, dtype=np.float64),
             "velocity_scale": np.asarray(data.velocity_std(), dtype=np.float64),
-        }
+        } | ({} if data.field_value is None else {"field_true": data.field_value})
 
     def analyse(self, model, data, backend, device, cfg, directory):
         """An oracle model's record says which truths it was given (it is a ceiling, not a rival)."""

@@ -6,8 +6,14 @@ function of *its own* (the receiver's) parameters times the minimum-image displa
     ẋ_i = mean_{j: 0 < |d_ij| < R} f_{p_i}(|d_ij|) d_ij,   d_ij = minimum image of x_j − x_i,
     f_p(r) = p0 exp(−(r²)^p1 / (2σ²)) − p2 exp(−(r²)^p3 / (2σ²)),
 
-and ``X ← wrap(X + Δt ẋ)``. The exponents act on r², not r (as in the reference's ``PDE_A``). The plotted
-interaction function is ψ(r) = r f(r): the component of the message along the direction to the neighbour.
+and ``X ← wrap(X + Δt ẋ)``. With a hidden field (``field-static``, ``field-dynamic``; the reference's
+``PDE_ParticleField_A``), stationary field nodes k of value b_k(t) add a second mean, over the nodes closer than
+the field radius (R/2)::
+
+    ẋ_i += mean_{k: 0 < |d_ik| < R/2} f_{p_i}(|d_ik|) d_ik b_k(t),   d_ik = minimum image of y_k − x_i.
+
+The exponents act on r², not r (as in the reference's ``PDE_A``). The plotted interaction function is
+ψ(r) = r f(r): the component of the message along the direction to the neighbour.
 
 Neighbours come from one ``scipy.spatial.cKDTree`` per frame with ``boxsize`` (periodic), asked for each
 unordered pair once; both directions of a pair share one displacement and one distance.
@@ -66,6 +72,32 @@ def velocity(x: np.ndarray, params: np.ndarray, box: float, radius: float, sigma
     return out / np.maximum(count, 1)[:, None]
 
 
+def field_pairs(x: np.ndarray, nodes_tree, box: float, radius: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every (particle i, field node k) with 0 < |d_ik| < radius: ``i``, ``k`` (P,) and the minimum-image
+    displacement ``d`` (P, 2) = y_k − x_i; ``nodes_tree`` is the nodes' ``cKDTree`` with ``boxsize=box``."""
+    from scipy.spatial import cKDTree
+
+    pairs = cKDTree(x, boxsize=box).sparse_distance_matrix(nodes_tree, radius, output_type="ndarray")
+    i, k = pairs["i"].astype(np.int64), pairs["j"].astype(np.int64)
+    d = nodes_tree.data[k] - x[i]
+    d -= box * np.round(d / box)
+    r2 = (d * d).sum(axis=1)
+    keep = (r2 < radius * radius) & (r2 > 0)
+    return i[keep], k[keep], d[keep]
+
+
+def field_velocity(
+    x: np.ndarray, params: np.ndarray, nodes_tree, values: np.ndarray, box: float, radius: float, sigma: float
+) -> np.ndarray:
+    """The field's part of ẋ (N, 2): the mean over the nodes closer than ``radius`` of f_{p_i}(r) d_ik b_k, with
+    ``values`` (M,) the nodes' b_k (see the module docstring)."""
+    N = x.shape[0]
+    i, k, d = field_pairs(x, nodes_tree, box, radius)
+    w = pair_function(np.sqrt((d * d).sum(axis=1)), params[i], sigma) * values[k]
+    out = np.stack([np.bincount(i, w * d[:, c], minlength=N) for c in range(2)], axis=1)
+    return out / np.maximum(np.bincount(i, minlength=N), 1)[:, None]
+
+
 def simulate(
     params: np.ndarray,
     box: float,
@@ -75,21 +107,37 @@ def simulate(
     frames: int,
     seed,
     progress: Callable[[int], None] | None = None,
+    field_nodes: np.ndarray | None = None,
+    field_values: np.ndarray | None = None,
+    field_radius: float | None = None,
 ) -> dict[str, np.ndarray]:
     """One run of ``frames`` frames from positions U[0, box)² (drawn from ``seed``), v₀ = 0.
 
     Returns ``position`` (T, N, 2) in [0, box) and ``velocity`` (T, N, 2), float64: ``velocity[t]`` is ẋ at
     ``position[t]``, the step from frame t to t + 1 (``position[t + 1] = wrap(position[t] + dt velocity[t])``);
     the last frame's ẋ is computed too, so every frame is a training sample. ``progress(t)`` after each frame.
+
+    With ``field_nodes`` (M, 2), ``field_values`` (1 or T, M) (one row: a static field) and ``field_radius``,
+    the field's term is added (frame t uses row t of a dynamic field).
     """
     rng = np.random.default_rng(seed)
     N = params.shape[0]
     x = rng.uniform(0.0, box, size=(N, 2))
     position = np.empty((frames, N, 2))
     vel = np.empty((frames, N, 2))
+    tree = None
+    if field_nodes is not None:
+        from scipy.spatial import cKDTree
+
+        if field_values is None or field_radius is None or field_values.shape[0] not in (1, frames):
+            raise ValueError("simulate: a field needs field_values (1 or frames rows) and field_radius")
+        tree = cKDTree(np.asarray(field_nodes, dtype=np.float64), boxsize=box)
     for t in range(frames):
         position[t] = x
         vel[t] = velocity(x, params, box, radius, sigma)
+        if tree is not None:
+            row = field_values[t if field_values.shape[0] > 1 else 0]
+            vel[t] += field_velocity(x, params, tree, row, box, float(field_radius), sigma)
         x = np.mod(x + dt * vel[t], box)
         x[x >= box] -= box  # a tiny negative coordinate rounds to box
         if progress is not None:

@@ -77,7 +77,7 @@ class ModelConfig:
         out += [f"task.n_particles={self.n}"] if self.n is not None else []
         out += [f"task.dim={self.d}"] if self.d is not None else []
         out += [f"task.{o}" for o in self.task_overrides]
-        return tuple(out + [f"model.hparams.{k}={v}" for k, v in sorted(self.hparams.items())])
+        return tuple(out + [f"model.hparams.{k}={'null' if v is None else v}" for k, v in sorted(self.hparams.items())])
 
     def __hash__(self) -> int:
         return hash(self.id)

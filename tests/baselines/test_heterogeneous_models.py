@@ -9,6 +9,7 @@ import pytest
 import torch
 from model_checks import ModelConfig, ModelTests, bind, build, random_batch
 
+from bench.backends.torch_backend import TorchBackend
 from bench.baselines.embedding_gnn import rotation
 from bench.batch import Batch
 from bench.errors import BenchError
@@ -104,3 +105,99 @@ def test_shared_gnn_has_one_function_for_everyone():
     with torch.no_grad():
         profiles = model.interaction(torch.linspace(0, 0.07, 5, dtype=torch.float64), batch)
     assert profiles.shape == (batch.num_nodes, 5) and torch.equal(profiles, profiles[:1].expand_as(profiles))
+
+
+class _Frames:
+    """Training frames whose velocities a teacher computed: the minimal loader ``cluster_embeddings`` reads."""
+
+    def __init__(self, teacher, frames: int = 3):
+        self.samples = []
+        with torch.no_grad():
+            for seed in range(frames):
+                batch = random_batch(teacher.spec, systems=1, seed=seed)
+                self.samples.append((batch, {"velocity": teacher(batch)}))
+
+    def num_samples(self, split: str) -> int:
+        return len(self.samples)
+
+    def batch(self, split: str, index):
+        return self.samples[int(index[0])]
+
+
+def two_type_embeddings(model, straggler: bool):
+    """Particles 0-5 of type A = (0, 0), 6-11 of type B = (3, 3), each code jittered by 1e-4; with
+    ``straggler``, particle 0 (type A) sits among the B codes."""
+    codes = torch.zeros(12, 2, dtype=torch.float64)
+    codes[6:] = 3.0
+    if straggler:
+        codes[0] = 3.0
+    return codes + 1e-4 * torch.randn(12, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+
+
+def test_cluster_embeddings_replaces_by_medians_and_reassigns_a_straggler_by_its_motion():
+    teacher = build(EMBEDDING)
+    with torch.no_grad():
+        teacher.embedding.copy_(two_type_embeddings(teacher, straggler=False))
+    data = _Frames(teacher)
+    model = build(EMBEDDING)
+    model.load_state_dict(teacher.state_dict())
+    with torch.no_grad():
+        model.embedding.copy_(two_type_embeddings(model, straggler=True))
+    summary = model.cluster_embeddings(data, TorchBackend(), torch.device("cpu"))
+    table = model.embedding.detach()
+    assert summary["candidates"] == 2 and summary["sizes"] == [6, 6] and summary["moved"] == 1
+    assert summary["replaced"] and summary["error_ratio"] < 0.5  # the straggler predicted badly before
+    assert torch.equal(table[:6], table[:1].expand(6, -1)) and torch.equal(table[6:], table[6:7].expand(6, -1))
+    torch.testing.assert_close(table[0], torch.zeros(2, dtype=torch.float64), atol=1e-3, rtol=0)  # joined type A
+    torch.testing.assert_close(table[6], torch.full((2,), 3.0, dtype=torch.float64), atol=1e-3, rtol=0)
+
+
+def test_a_replacement_that_predicts_worse_is_skipped():
+    """Two true types 0.02 apart (one cluster at the 0.01 threshold): their median predicts the motion worse than
+    the particles' own embeddings, so nothing is replaced (and, on the last replacement, nothing frozen)."""
+    teacher = build(EMBEDDING)
+    codes = torch.zeros(12, 2, dtype=torch.float64)
+    codes[6:9], codes[9:] = 3.0, 3.02
+    with torch.no_grad():
+        teacher.embedding.copy_(codes)
+    data = _Frames(teacher)
+    model = build(EMBEDDING)
+    model.load_state_dict(teacher.state_dict())
+    summary = model.cluster_embeddings(data, TorchBackend(), torch.device("cpu"))
+    assert summary["candidates"] == 2 and summary["error_ratio"] > 1 and not summary["replaced"]
+    assert torch.equal(model.embedding.data, codes)
+    model.on_epoch_end(4, 8, data, TorchBackend(), torch.device("cpu"))  # the schedule's last replacement
+    assert not bool(model.embedding_frozen) and torch.equal(model.embedding.data, codes)
+
+
+def test_cluster_embeddings_waits_for_the_embeddings_to_separate():
+    model = build(EMBEDDING)  # every embedding at 1: one cluster, nothing to replace
+    summary = model.cluster_embeddings(_Frames(model), TorchBackend(), torch.device("cpu"))
+    assert summary["candidates"] == 1 and torch.equal(model.embedding.data, torch.ones(12, 2, dtype=torch.float64))
+
+
+def test_the_last_replacement_freezes_the_embeddings():
+    """cluster_every 5 of 8 epochs: after epoch 5 (0-based 4) replaced and frozen; no other epoch replaces."""
+    model = build(EMBEDDING)
+    with torch.no_grad():
+        model.embedding.copy_(two_type_embeddings(model, straggler=False))
+    data = _Frames(model)
+    calls = []
+    model.cluster_embeddings = lambda *a: calls.append(1) or {"replaced": True}  # type: ignore[method-assign]
+    for epoch in range(8):
+        model.on_epoch_end(epoch, 8, data, TorchBackend(), torch.device("cpu"))
+        assert bool(model.embedding_frozen) == (epoch >= 4)
+    assert len(calls) == 1
+    batch = random_batch(model.spec)
+    model(batch).sum().backward()
+    assert model.embedding.grad is None  # frozen: the optimiser leaves it alone
+    assert "embedding_frozen" in model.state_dict()  # a resumed run keeps it frozen
+
+
+def test_without_cluster_every_nothing_is_replaced():
+    model = build(ModelConfig("embedding-gnn", task="types3", hparams={"hidden": 16, "cluster_every": None},
+                              task_overrides=SMALL))  # fmt: skip
+    before = model.embedding.detach().clone()
+    for epoch in range(20):
+        model.on_epoch_end(epoch, 20, None, None, torch.device("cpu"))
+    assert torch.equal(model.embedding.data, before) and not bool(model.embedding_frozen)

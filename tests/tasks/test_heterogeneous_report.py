@@ -46,6 +46,9 @@ def test_no_records_still_gives_the_published_rows(tmp_path, capsys):
     assert "| types16 | chance (no types told apart: the largest type's share, 1/K) | – | 0.0625 | – | |" in text
     assert "UMAP (n_neighbors 500, fitted on 1000 profiles drawn with seed 0" in text
     assert "Hungarian" in text and "4800 per unit area" in text
+    assert "| field-static | chance (no types told apart: the largest type's share, 1/K) | – | 0.3333 | – | |" in text
+    assert "## Hidden fields" in text and "outlier rule" in text  # the field tasks are reported by default
+    assert "No pictures: they are written as PNG files next to the report only with `--out`." in text
     assert main(["report", "family=heterogeneous", "--runs", str(tmp_path / "nowhere")]) == 0
     out = capsys.readouterr().out
     assert PUBLISHED in out and "No records found" in out
@@ -69,6 +72,10 @@ def test_the_report_of_tiny_runs(runs, tmp_path, capsys):
     assert zero[4:8] == ["0.333", "0.333", "2", "–"]  # one cluster (|1 − 3|), no embeddings
     assert zero[11] == "–" and zero[12:15] == ["240", "0 (0)", "8"]
     assert text.index("| types3 | embedding-gnn |") < text.index("| types3 | zero-velocity")
+    assert (tmp_path / "REPORT-fields.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # the true fields: no run needed
+    assert "![true hidden fields](REPORT-fields.png)" in text and "field R²" not in text.split("## Hidden")[0]
+    assert "`field-static`: no `embedding-gnn-field` record, so no learned field to draw." in text
+    assert not list(tmp_path.glob("*-learned.png"))
     assert main(["report", "family=heterogeneous", "--runs", str(runs), "--scales", "paper"]) == 0
     assert "No records found" in capsys.readouterr().out
     assert main(["report", "family=heterogeneous", "--runs", str(runs), "--tasks", "types16"]) == 0
@@ -90,8 +97,10 @@ def test_seeds_oracles_trivial_rows_and_configurations(records):
     still = copy.deepcopy(records["zero-velocity"])
     still["model"] = still["config"]["model"]["name"] = "stay-put"  # no parameters: trivial, whatever its name
     text = "\n".join(runs_table([gnn, seed1, oracle, wide, still]))
-    rows = [line for line in text.splitlines() if line.startswith("| types3 | embedding-gnn [config")]
-    assert len(rows) == 2  # two configurations, never averaged together
+    rows = [line for line in text.splitlines() if line.startswith("| types3 | embedding-gnn [hidden=")]
+    assert len(rows) == 2  # two configurations, never averaged together, each tagged by what sets it apart
+    own = gnn["config"]["model"]["hparams"]["hidden"]
+    assert {r.split(" | ")[1] for r in rows} == {f"embedding-gnn [hidden={own}]", "embedding-gnn [hidden=64]"}
     pair = next(r for r in rows if "2 (0, 1)" in r).split(" | ")
     a = gnn["metrics"]["type_accuracy"]
     assert pair[4] == f"{a + 0.1:.3f} ± {np.std([a, a + 0.2], ddof=1):.3f}" and pair[10].endswith("(h10)")

@@ -59,7 +59,7 @@ def test_configurations_stay_apart_and_oracles_are_marked():
                {**_record("charged5", "nri-true-graph", 0, 1.0), "analyses": {"oracle_inputs": ["edges"]}},
                _record("charged5", "nri-supervised", 0, 0.95, edge_auroc=float("nan"))]  # fmt: skip
     text = "\n".join(runs_table(records))
-    rows = [line for line in text.splitlines() if line.startswith("| charged5 | nri [config")]
+    rows = [line for line in text.splitlines() if line.startswith("| charged5 | nri [hidden=")]
     assert len(rows) == 2 and {r.split(" | ")[4] for r in rows} == {"80.0", "60.0"}  # never averaged together
     assert _row(text, "| charged5 | nri-true-graph (oracle: edges) |")[6] == "–"  # nothing published
     supervised = _row(text, "| charged5 | nri-supervised |")
