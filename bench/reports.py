@@ -80,8 +80,9 @@ def grouped(
 
 def config_tags(groups: list[tuple[tuple[str, str, str, str], list[dict[str, Any]]]]) -> dict[tuple, str]:
     """Per group key of ``grouped``, the tag that tells its rows apart where one task × model × scale has several
-    configurations, else ``""``: the settings in which it differs from the others (`` [cluster_every=None]``,
-    at most three, the last part of each key), or `` [config abc123]`` when that says nothing."""
+    configurations, else ``""``: the settings in which it differs from the others (`` [hidden=64]``; ``none``
+    for a setting it lacks; at most three, the last part of each key), or `` [config abc123]`` when that says
+    nothing."""
     from bench.identity import identity_config
 
     flat: dict[tuple, dict[str, Any]] = {}
@@ -97,8 +98,11 @@ def config_tags(groups: list[tuple[tuple[str, str, str, str], list[dict[str, Any
             tags[key] = ""
             continue
         mine = flat[key]
-        differing = sorted(p for p in mine if any(flat[o].get(p, "<absent>") != mine[p] for o in others))
-        shown = [f"{p.rsplit('.', 1)[-1]}={mine[p]}" for p in differing[:3]]
+        paths = set(mine).union(*(flat[o] for o in others))
+        differing = sorted(
+            p for p in paths if any(flat[o].get(p, "<absent>") != mine.get(p, "<absent>") for o in others)
+        )
+        shown = [f"{p.rsplit('.', 1)[-1]}={mine.get(p, 'none')}" for p in differing[:3]]
         more = ", ..." if len(differing) > 3 else ""
         tags[key] = f" [{', '.join(shown)}{more}]" if shown else f" [config {key[3][:6]}]"
     return tags

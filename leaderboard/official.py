@@ -4,7 +4,8 @@ through the same validation as any outside submission (``bench.leaderboard.submi
     python -m bench.leaderboard.official --tasks spring charge --scale tiny --seeds 0 1 2
 
 Runs go to ``--runs`` (default ``runs-official/``, reused when present: a run with the same configuration
-is not trained again); one training process at a time, ``threads=1``.
+is not trained again); one training process at a time, ``threads=1``. A model's folder of records is written
+as a whole: the tasks it already holds are validated again from their runs under ``--runs`` and kept.
 """
 
 from __future__ import annotations
@@ -36,15 +37,23 @@ def baseline_card(model: str) -> dict:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--tasks", nargs="+", default=["spring", "charge"])
-    p.add_argument("--models", nargs="+", default=None,
-                   help="default: every baseline of baselines.yaml built for the tasks' family")
+    p.add_argument(
+        "--models",
+        nargs="+",
+        default=None,
+        help="default: every baseline of baselines.yaml built for the tasks' family",
+    )
     p.add_argument("--seeds", nargs="+", default=["0", "1", "2"])
     p.add_argument("--scale", default="tiny")
     p.add_argument("--runs", default="runs-official")
     p.add_argument("--data-dir", default="data")
     p.add_argument("--out", default=str(OFFICIAL_ROOT))
-    p.add_argument("--extra", nargs="*", default=None,
-                   help="more overrides for bench run (default: sr=none for force-law tasks, none otherwise)")
+    p.add_argument(
+        "--extra",
+        nargs="*",
+        default=None,
+        help="more overrides for bench run (default: sr=none for force-law tasks, none otherwise)",
+    )
     args = p.parse_args(argv)
     families = {str(task_card(t).family) for t in args.tasks}
     if args.models is None:
@@ -58,7 +67,16 @@ def main(argv=None) -> int:
                       f"data_dir={args.data_dir}", *args.extra])  # fmt: skip
         if code:
             return code
-        dirs = [str(Path(args.runs) / t / model) for t in args.tasks]
+        # the model's folder of official records is replaced as a whole: the tasks it holds already are
+        # validated again from their runs, so that adding a task never drops another
+        kept = sorted(p.name for p in (Path(args.out) / model).iterdir() if p.is_dir() and p.name not in args.tasks) \
+            if (Path(args.out) / model).is_dir() else []  # fmt: skip
+        missing = [t for t in kept if not (Path(args.runs) / t / model).is_dir()]
+        if missing:
+            raise SystemExit(f"{Path(args.out) / model} holds official records of {', '.join(missing)}, whose runs are "
+                             f"not under {args.runs}: rerun them (--tasks {' '.join([*args.tasks, *missing])}) so that "
+                             "writing this submission does not drop them")  # fmt: skip
+        dirs = [str(Path(args.runs) / t / model) for t in [*args.tasks, *kept]]
         with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
             yaml.safe_dump(baseline_card(model), f, sort_keys=False)
         sub = submit.validate(dirs, f.name, args.data_dir)
