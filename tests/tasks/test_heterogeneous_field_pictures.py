@@ -103,20 +103,6 @@ def test_a_dynamic_field_is_three_pairs_with_frame_and_time(records, truths):
         app.field_truth(_record("types3", model="embedding-gnn"))
 
 
-class _Stub:
-    """A stand-in for ``streamlit``: records every call."""
-
-    def __init__(self, calls: list):
-        self.calls = calls
-
-    def __getattr__(self, name):
-        def call(*args, **kwargs):
-            self.calls.append((name, args, kwargs))
-            return [_Stub(self.calls) for _ in range(args[0])] if name == "columns" else None
-
-        return call
-
-
 def _run_dir(root: Path, record: dict, **arrays) -> Path:
     """A run folder holding ``record`` (result.json) and ``arrays`` (predictions.npz)."""
     folder = root / record["task"] / record["model"] / f"tiny-seed{record['seed']}"
@@ -128,6 +114,8 @@ def _run_dir(root: Path, record: dict, **arrays) -> Path:
 
 def test_the_app_shows_the_learned_field_or_says_there_is_none(records, truths, tmp_path, monkeypatch):
     calls: list = []
+    from test_heterogeneous_report import _Stub  # the report tests' stand-in for streamlit
+
     monkeypatch.setattr(app, "st", _Stub(calls))
     record = {**records["field-dynamic"], "metrics": {"field_pearson_r": -1.0, "field_ssim": 1.0}}
     with_field = _run_dir(tmp_path, record, interaction_pred=np.zeros((240, 100)),
