@@ -95,13 +95,14 @@ class PairMLPNet(Model):
         self.velocity_scale.fill_(float(data.velocity_std()) * max(degree, 1.0) ** 0.5)
 
     # -- the function ----------------------------------------------------------------------------------
-    def _first_layer(self, geometry: Tensor, codes: Tensor | None, ops) -> Tensor:
-        """The edge MLP's first linear layer on [geometry, code_i]: the code's part computed per node."""
+    def _first_layer(self, geometry: Tensor, codes: Tensor | None, at_receivers) -> Tensor:
+        """The edge MLP's first linear layer on [geometry, code_i]: the code's part computed per node and taken
+        to the edges by ``at_receivers`` ((N, h) → (E, h))."""
         first: nn.Linear = self.edge[0]  # type: ignore[assignment]
         g = geometry.shape[-1]
         out = nn.functional.linear(geometry, first.weight[:, :g], first.bias)
         if codes is not None:
-            out = out + ops.receivers(nn.functional.linear(codes, first.weight[:, g:]))
+            out = out + at_receivers(nn.functional.linear(codes, first.weight[:, g:]))
         return out
 
     def forward(self, batch: Batch) -> Tensor:
@@ -117,7 +118,7 @@ class PairMLPNet(Model):
             delta = delta @ turn.T
         r = delta.norm(dim=-1, keepdim=True)
         geometry = torch.cat([delta, r], dim=-1) / self.radius
-        hidden = self._first_layer(geometry, codes, ops)
+        hidden = self._first_layer(geometry, codes, ops.receivers)
         messages = self.edge[1:](hidden)
         out = ops.mean_at_receivers(messages)
         if batch.field is not None and self.has_field:
@@ -135,11 +136,7 @@ class PairMLPNet(Model):
         if turn is not None:
             delta = delta @ turn.T
         geometry = torch.cat([delta, delta.norm(dim=-1, keepdim=True)], dim=-1) / self.radius
-        first: nn.Linear = self.edge[0]  # type: ignore[assignment]
-        g = geometry.shape[-1]
-        hidden = nn.functional.linear(geometry, first.weight[:, :g], first.bias)
-        if codes is not None:
-            hidden = hidden + nn.functional.linear(codes, first.weight[:, g:])[receiver]
+        hidden = self._first_layer(geometry, codes, lambda per_node: per_node[receiver])
         values = self.field_at_nodes(batch)  # (B, M)
         messages = self.edge[1:](hidden) * values[batch.graph[receiver], node].unsqueeze(-1).to(hidden.dtype)
         total = messages.new_zeros(batch.num_nodes, messages.shape[-1]).index_add_(0, receiver, messages)

@@ -69,8 +69,9 @@ def main(argv=None) -> int:
             return code
         # the model's folder of official records is replaced as a whole: the tasks it holds already are
         # validated again from their runs, so that adding a task never drops another
-        kept = sorted(p.name for p in (Path(args.out) / model).iterdir() if p.is_dir() and p.name not in args.tasks) \
-            if (Path(args.out) / model).is_dir() else []  # fmt: skip
+        folder = Path(args.out) / model
+        held = [p.name for p in folder.iterdir() if p.is_dir()] if folder.is_dir() else []
+        kept = sorted(t for t in held if t not in args.tasks)
         missing = [t for t in kept if not (Path(args.runs) / t / model).is_dir()]
         if missing:
             raise SystemExit(f"{Path(args.out) / model} holds official records of {', '.join(missing)}, whose runs are "

@@ -69,7 +69,7 @@ def field_prediction(model, data, device, every: int = 1) -> np.ndarray:
 def field_monitor(model, data, device, every: int = 25) -> dict[str, float]:
     """The learned field's ``field_r2`` (after the best affine fit) against the truth; on a dynamic field on every
     ``every``-th frame (a few ms per frame), with its ``field_pearson_r``."""
-    from bench.tasks.heterogeneous.field_metrics import r2_affine
+    from bench.tasks.heterogeneous.field_metrics import pearson_r, r2_affine
 
     learned = field_prediction(model, data, device, every)
     true = data.field_value[:: every if data.field_value.shape[0] > 1 else 1]
@@ -77,8 +77,8 @@ def field_monitor(model, data, device, every: int = 25) -> dict[str, float]:
         return {"field_r2": float("nan")}
     out = {"field_r2": float(r2_affine(learned, true))}
     if true.shape[0] > 1:
-        pearson = np.corrcoef(learned.reshape(-1), true.reshape(-1))[0, 1] if np.ptp(learned) > 0 else 0.0
-        out["field_pearson_r"] = float(pearson)
+        pearson = pearson_r(learned, true)
+        out["field_pearson_r"] = pearson if np.isfinite(pearson) else 0.0  # a constant field: no correlation
     return out
 
 

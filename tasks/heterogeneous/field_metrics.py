@@ -83,6 +83,12 @@ def _pearson(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.clip(np.dot(dx, dy) / denominator, -1.0, 1.0))
 
 
+def pearson_r(learned: np.ndarray, true: np.ndarray) -> float:
+    """Pearson r of ``learned`` and ``true`` (any equal shapes, flattened) over their finite pairs; NaN if either
+    is constant."""
+    return _pearson(*_finite_pairs(*_pair(learned, true, "pearson_r")))
+
+
 def affine_fit(learned: np.ndarray, true: np.ndarray) -> tuple[float, float]:
     """The least-squares slope a and offset b of ``true ≈ a · learned + b``.
 

@@ -50,9 +50,13 @@ def neighbour_pairs(x: np.ndarray, box: float, radius: float) -> tuple[np.ndarra
     from scipy.spatial import cKDTree
 
     pairs = cKDTree(x, boxsize=box).query_pairs(radius, output_type="ndarray")
-    i, j = pairs[:, 0], pairs[:, 1]
-    d = x[j] - x[i]
-    d -= box * np.round(d / box)
+    return _within(pairs[:, 0], pairs[:, 1], x[pairs[:, 1]] - x[pairs[:, 0]], box, radius)
+
+
+def _within(i: np.ndarray, j: np.ndarray, d: np.ndarray, box: float, radius: float):
+    """The pairs (i, j) whose displacement ``d``, taken to its minimum image, has 0 < |d| < radius: ``i``, ``j``,
+    ``d`` of those (the trees are asked with periodic wrapping; the displacement decides)."""
+    d = d - box * np.round(d / box)
     r2 = (d * d).sum(axis=1)
     keep = (r2 < radius * radius) & (r2 > 0)
     return i[keep], j[keep], d[keep]
@@ -79,11 +83,7 @@ def field_pairs(x: np.ndarray, nodes_tree, box: float, radius: float) -> tuple[n
 
     pairs = cKDTree(x, boxsize=box).sparse_distance_matrix(nodes_tree, radius, output_type="ndarray")
     i, k = pairs["i"].astype(np.int64), pairs["j"].astype(np.int64)
-    d = nodes_tree.data[k] - x[i]
-    d -= box * np.round(d / box)
-    r2 = (d * d).sum(axis=1)
-    keep = (r2 < radius * radius) & (r2 > 0)
-    return i[keep], k[keep], d[keep]
+    return _within(i, k, nodes_tree.data[k] - x[i], box, radius)
 
 
 def field_velocity(
