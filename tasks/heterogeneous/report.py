@@ -453,6 +453,64 @@ def fields_section(tasks=TASKS, pictures: list[Picture] | None = None) -> list[s
     return lines[:-1]
 
 
+DIAGNOSTICS = Path(__file__).resolve().parent / "field-identifiability-{task}.json"
+"""Per field task, the figures of ``scripts/field_identifiability.py --out`` (committed; absent: no section)."""
+
+
+def limits_section(tasks=TASKS) -> list[str]:
+    """The section "What limits the learned field": for each field task with a committed diagnostic
+    (``DIAGNOSTICS``), the field score per epoch of the baseline's SIREN fitted to the true field, of the same
+    SIREN fitted to the motion with the true pair functions and types given, and of the joint model."""
+    import json
+
+    lines: list[str] = []
+    for task in field_tasks(tasks):
+        path = Path(str(DIAGNOSTICS).format(task=task))
+        if not path.is_file():
+            continue
+        d = json.loads(path.read_text())
+        siren = d["siren"]
+        epochs = int(d["epochs"])
+        lines += [
+            f"`{task}` at scale {d['scale']}: the training run ({d['frames']} frames, {d['particles']} particles, "
+            f"{d['nodes']} field nodes), the baseline's SIREN ({siren['field_layers']} × {siren['field_hidden']}, "
+            f"ω₀ {siren['field_omega0']:g}, lr {siren['field_lr']:g}, one frame per step, cosine schedule over "
+            f"{epochs} epochs); the field's {d['metric']} against the true field after each epoch "
+            f"(`{Path(path).name}`, made by `scripts/field_identifiability.py`):",
+            "",
+            "| what is fitted | " + " | ".join(f"ep. {k}" for k in range(1, epochs + 1)) + " | time |",
+            "|---|" + "---|" * (epochs + 1),
+        ]
+        labels = {"supervised": "the SIREN alone, on the true field values (can it represent the field?)",
+                  "alone": "the SIREN, on the motion, the true pair functions and types given (does the motion "
+                           "determine the field?)"}  # fmt: skip
+        for mode, label in labels.items():
+            if mode in d["experiments"]:
+                e = d["experiments"][mode]
+                scores = " | ".join(f"{v:.3f}" for v in e["scores"])
+                lines.append(f"| {label} | {scores} | {e['seconds']:.0f} s |")
+        joint = d.get("joint")
+        if joint:
+            cells = [f"{v:.3f}" if v is not None else "–" for v in joint["scores"]]
+            cells += ["–"] * (epochs - len(cells))
+            lines.append(f"| `embedding-gnn-field`: everything learned at once (`{joint['run']}`) | "
+                         + " | ".join(cells[:epochs]) + " | – |")  # fmt: skip
+            lines += [
+                "",
+                "The joint run, per epoch: train loss "
+                + ", ".join(f"{v:.3g}" for v in joint["train_loss"])
+                + "; validation loss (another run of the same particles in the same field) "
+                + ", ".join(f"{v:.3g}" for v in joint["val_loss"])
+                + "; embedding accuracy (matched) "
+                + ", ".join(f"{v:.3f}" for v in joint["embedding_accuracy_matched"] if v is not None)
+                + ".",
+            ]
+        lines.append("")
+    if not lines:
+        return []
+    return ["## What limits the learned field", "", *lines[:-1]]
+
+
 def render(records: list[dict[str, Any]], roots: list[Path], tasks=TASKS, pictures: list[Picture] | None = None) -> str:
     """The report's Markdown; ``pictures``: what ``write_pictures`` wrote (None: no ``--out``)."""
     lines = [
@@ -492,6 +550,9 @@ def render(records: list[dict[str, Any]], roots: list[Path], tasks=TASKS, pictur
         lines.append("No records found: no heterogeneous result records under the run folders.")
     if field_tasks(tasks):
         lines += ["", *fields_section(tasks, pictures)]
+        limits = limits_section(tasks)
+        if limits:
+            lines += ["", *limits]
     return "\n".join(lines) + "\n"
 
 

@@ -168,3 +168,26 @@ def test_the_app_panel_draws_functions_and_embeddings(runs, records, monkeypatch
     sixteen = {"config": {"task": {**gnn["config"]["task"], "n_types": 16, "type_params": None}}}
     fig = app.interaction_figure(sixteen, np.zeros((240, 1000)))
     assert len(fig.axes[0].lines) == 240 + 16  # 15 per type: every particle, and 16 drawn type curves
+
+
+def test_the_field_limits_section_shows_a_committed_diagnostic_and_nothing_without_one(tmp_path, monkeypatch):
+    from bench.tasks.heterogeneous import report
+
+    monkeypatch.setattr(report, "DIAGNOSTICS", tmp_path / "diag-{task}.json")
+    assert report.limits_section() == [] and "What limits the learned field" not in render([], [tmp_path])
+    diagnostic = {
+        "task": "field-dynamic", "scale": "quick", "epochs": 2, "metric": "Pearson r", "frames": 251,
+        "particles": 960, "nodes": 2025, "siren": {"field_layers": 6, "field_hidden": 128, "field_omega0": 80.0,
+                                                   "field_lr": 1e-4},
+        "experiments": {"supervised": {"scores": [0.98, 0.99], "seconds": 84.0},
+                        "alone": {"scores": [0.937, 0.962], "seconds": 100.2}},
+        "joint": {"run": "runs-official/x", "scores": [0.056], "train_loss": [4.1], "val_loss": [4.7],
+                  "embedding_accuracy_matched": [0.101]},
+    }  # fmt: skip
+    (tmp_path / "diag-field-dynamic.json").write_text(json.dumps(diagnostic))
+    text = render([], [tmp_path])
+    assert "## What limits the learned field" in text
+    assert "| the SIREN alone, on the true field values (can it represent the field?) | 0.980 | 0.990 | 84 s |" in text
+    assert "types given (does the motion determine the field?) | 0.937 | 0.962 | 100 s |" in text
+    assert "| `embedding-gnn-field`: everything learned at once (`runs-official/x`) | 0.056 | – | – |" in text
+    assert "train loss 4.1; validation loss (another run of the same particles in the same field) 4.7" in text
