@@ -282,7 +282,8 @@ class Evaluator(TaskEvaluator):
             "field_r2_outlier_rule",
             "higher",
             "field-static: field_r2 with Allier et al.'s outlier rule: nodes whose error after the affine fit "
-            "exceeds 0.25 are dropped from the residuals (not from the total), the line refitted on the rest",
+            "exceeds 0.25 are dropped from the residuals (not from the total), the line refitted on the rest; "
+            "a constant field (no field model) scores 0, as the rule alone would keep the nodes near the mean",
         ),  # fmt: skip
         Metric("field_outliers", "lower", "field-static: the nodes the outlier rule dropped", "nodes"),
         Metric(
@@ -452,6 +453,8 @@ class Evaluator(TaskEvaluator):
             out = {"field_pearson_r": s["pearson_r"], "field_rmse": s["rmse"], "field_psnr": s["psnr"],
                    "field_ssim": s["ssim"], "field_r2": float(s["pearson_r"] ** 2) if np.isfinite(s["pearson_r"])
                    else 0.0}  # fmt: skip
-        if constant:  # no information about the field: no correlation
+        if constant:  # no information about the field: no correlation, and nothing the outlier rule may keep
             out["field_pearson_r"], out["field_r2"] = 0.0, 0.0
+            if "field_r2_outlier_rule" in out:
+                out["field_r2_outlier_rule"] = 0.0
         return {k: float(v) for k, v in out.items()}

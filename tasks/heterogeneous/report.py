@@ -343,12 +343,13 @@ def fields_text(tasks=TASKS) -> list[str]:
         "line is refitted on the others and R² = 1 − SS_res(kept) / SS_tot(all nodes). The outliers are dropped "
         "from the residuals only, not from the total, so the rule rewards a field that is wrong in many places: a "
         "learned field with no information keeps the nodes whose true value is near the mean, whose residuals "
-        "are small, and can score close to 1. Always read it with its outlier count (`outliers (rule)`, of the n² "
+        "are small, and can score close to 1 (a constant field scores 0: see below). Always read it with its "
+        "outlier count (`outliers (rule)`, of the n² "
         "nodes). Dynamic: `field Pearson r` over all nodes and frames (it keeps the sign), `field PSNR` the mean "
         "over frames of 10 log10(range² / MSE_t) with the true field's range over the run (a perfect frame counts "
         f"{PSNR_CAP_DB:g} dB), `field SSIM` the mean over frames of scikit-image's SSIM of the fitted frame as an "
         "n × n image (7 × 7 window). A model without a field model (`embedding-gnn`) is scored as a constant "
-        "field: field R² and Pearson r 0.",
+        "field: field R², the outlier rule's R² and Pearson r 0.",
     ]
 
 
@@ -505,6 +506,17 @@ def limits_section(tasks=TASKS) -> list[str]:
                 + ", ".join(f"{v:.3f}" for v in joint["embedding_accuracy_matched"] if v is not None)
                 + ".",
             ]
+            reached = [v for v in joint["scores"] if v is not None]
+            experiments = d["experiments"]
+            if reached and joint["train_loss"] and joint["val_loss"] and {"supervised", "alone"} <= set(experiments):
+                lines += [
+                    "",
+                    f"Reading: the SIREN can represent this field ({d['metric']} "
+                    f"{experiments['supervised']['scores'][-1]:.3f}) and the motion determines it when the pair "
+                    f"functions and types are known ({experiments['alone']['scores'][-1]:.3f}); learned jointly it "
+                    f"reaches {reached[-1]:.3f}, with a final validation loss "
+                    f"{joint['val_loss'][-1] / joint['train_loss'][-1]:.2g} × its training loss.",
+                ]
         lines.append("")
     if not lines:
         return []

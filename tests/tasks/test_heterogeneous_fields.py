@@ -207,8 +207,34 @@ def test_the_field_scores_reward_the_field_and_fail_without_it(F):
     assert broken["field_r2"] == 0.0 and broken["field_rmse"] == float("inf")
     if F == 1:
         assert good["field_r2_outlier_rule"] == pytest.approx(1.0) and good["field_outliers"] == 0
+        # the rule alone would keep the nodes near the mean and score a constant field highly: it scores 0
+        assert none["field_r2_outlier_rule"] == 0.0 and none["field_outliers"] > 0
     else:
         assert good["field_ssim"] == pytest.approx(1.0) and good["field_psnr"] == 100.0
         assert noise["field_ssim"] < 0.3
     without = ev(_field_inputs(F, None) | {"field_true": None})
     assert not any(k.startswith("field_") for k in without)  # tasks without a field: no field metrics
+
+
+def test_field_values_do_not_depend_on_the_cpu_kernels():
+    """The same bytes whichever BLAS kernel (OpenBLAS picks one per CPU) and numpy SIMD paths run: a field made
+    with a matrix product changed its last bits between OpenBLAS's Haswell and Prescott kernels (task v1)."""
+    import hashlib
+    import os
+    import subprocess
+    import sys
+
+    code = ("import hashlib; from bench.tasks.heterogeneous.fields import field_nodes, fourier_field; "
+            "nodes = field_nodes(0.45, 45, 0.125, [42, 200]); "
+            "values = fourier_field(nodes, 0.45, 31, 'dynamic', [42, 201]); "
+            "print(hashlib.sha256(values.tobytes()).hexdigest())")  # fmt: skip
+    here = hashlib.sha256(fourier_field(field_nodes(0.45, 45, 0.125, [42, 200]), 0.45, 31, "dynamic", [42, 201])
+                          .tobytes()).hexdigest()  # fmt: skip
+    try:  # numpy's dispatched SIMD paths (names per numpy version), all switched off: its baseline code
+        from numpy._core._multiarray_umath import __cpu_dispatch__
+    except ImportError:  # numpy < 2
+        from numpy.core._multiarray_umath import __cpu_dispatch__
+    for env in ({"OPENBLAS_CORETYPE": "Prescott"}, {"NPY_DISABLE_CPU_FEATURES": " ".join(__cpu_dispatch__)}):
+        out = subprocess.run([sys.executable, "-c", code], env=os.environ | env, capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip() == here, env
