@@ -17,6 +17,12 @@ minimum-image neighbourhood of a node sees one continuous field:
 - **dynamic**: the pattern moves and deforms. The whole of it drifts with a constant velocity (``drift`` box
   sides over the run, in a random direction), and each mode also turns its phase at its own rate (up to
   ``deform`` turns over the run, random sign), so that its shape changes while it moves.
+
+The values are the same bytes on every x86 CPU: the sums over modes are elementwise products and numpy
+reductions (no BLAS call, whose kernel, chosen per CPU, changes the last bits; task version 1 used one), and the
+scaled values are rounded to float32, the precision the dataset stores, before the simulation uses them, so that
+an ulp of difference in ``np.cos`` (numpy's AVX-512 kernels differ from the others' by a few) almost never
+reaches them.
 """
 
 from __future__ import annotations
@@ -64,7 +70,8 @@ def fourier_field(
     deform: float = 1.0,
 ) -> np.ndarray:
     """The field values (F, M) at the ``nodes`` (M, 2): F = 1 for ``static``, ``frames`` for ``dynamic`` (see the
-    module docstring). Scaled to [0, value_max] over all values; deterministic for a ``seed``."""
+    module docstring). Scaled to [0, value_max] over all values and rounded to float32 (held as float64);
+    deterministic for a ``seed``."""
     if kind not in KINDS:
         from bench.errors import unknown
 
@@ -83,7 +90,9 @@ def fourier_field(
     shift = drift * box * np.array([np.cos(angle), np.sin(angle)])  # the drift over the whole run
     values = np.empty((len(times), nodes.shape[0]))
     for f, s in enumerate(times):
-        arg = (nodes - s * shift) @ k.T + phase + (rate * s if kind == "dynamic" else 0.0)  # (M, K)
-        values[f] = np.cos(arg) @ amplitude
+        x = (nodes[:, 0] - s * shift[0])[:, None]
+        y = (nodes[:, 1] - s * shift[1])[:, None]
+        arg = x * k[:, 0] + y * k[:, 1] + phase + (rate * s if kind == "dynamic" else 0.0)  # (M, K), no BLAS
+        values[f] = (np.cos(arg) * amplitude).sum(axis=1)
     lo, hi = values.min(), values.max()
-    return (values - lo) / (hi - lo) * value_max
+    return ((values - lo) / (hi - lo) * value_max).astype(np.float32).astype(np.float64)
