@@ -258,10 +258,25 @@ def check_own_record(directory: Path, expected: dict[str, str]) -> None:
 
 
 def run(cfg: DictConfig) -> Path:
-    """Train and evaluate one configuration; returns the path of its result record."""
+    """Train and evaluate one configuration; returns the path of its result record. With ``progress``, each
+    stage says what it does and how long it took."""
+    import time
+
+    def stage(message: str) -> None:
+        if cfg.progress:
+            print(f"[{time.perf_counter() - start:.0f} s] {message}", flush=True)
+
+    start = time.perf_counter()
+    stage(f"preparing: the {cfg.task.name} dataset at scale {cfg.scale.name} (generated if {cfg.data_dir}/ lacks it), "
+          f"the model and its data")  # fmt: skip
     p = prepare(cfg)
     check_own_record(p.directory, run_identity(p))  # before training: another run's record is never replaced
+    stage(f"training {p.train_cfg.epochs} epochs (each epoch's line says the time left); run folder {p.directory}")
     result = fit(p)
+    stage("predicting the test split with the best epoch's weights")
     predictions = collect(p)
+    stage("scoring with the official evaluator, then the family's analyses of the trained model")
     metrics, analysis = evaluate(p, predictions)
-    return record(p, result, predictions, metrics, analysis)
+    path = record(p, result, predictions, metrics, analysis)
+    stage("done")
+    return path

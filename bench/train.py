@@ -326,7 +326,7 @@ def train(
             shown = "".join(f"  {k} {v:.4g}" for k, v in monitored.items())
             best = "  (best)" if state["best_epoch"] == epoch + 1 else ""
             print(f"epoch {epoch + 1}/{cfg.epochs}: train {running / max(count, 1):.4g}  val {val:.4g}{shown}"
-                  f"{best}  [{elapsed:.1f}s]", flush=True)  # fmt: skip
+                  f"{best}  [{elapsed:.1f}s{time_left(state['history'], cfg.epochs)}]", flush=True)  # fmt: skip
         checkpoint = {
             "model": model.state_dict(),
             "optimizer": opt.state_dict(),
@@ -343,6 +343,18 @@ def train(
         best_epoch=state["best_epoch"], best_val_loss=state["best_val"], epochs_run=state["epoch"],
         stopped_early=stopped_early, train_time_s=state["time"], history=state["history"],
     )  # fmt: skip
+
+
+def time_left(history: list[dict[str, Any]], epochs: int) -> str:
+    """``", about N s|min of training left"``: the mean time of the last (up to 3) epochs times the epochs to go
+    ("" when none is left or nothing was timed)."""
+    done = len(history)
+    recent = [float(h.get("time_s", 0.0)) for h in history[-3:]]
+    if done >= epochs or not recent or sum(recent) <= 0:
+        return ""
+    seconds = sum(recent) / len(recent) * (epochs - done)
+    amount = f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+    return f", about {amount} of training left"
 
 
 def _atomic_save(obj: Any, path: Path) -> None:

@@ -109,3 +109,23 @@ def test_compiled_training_is_the_same_function(tmp_path, data_root):
     assert (eager["training"]["compiled"], compiled["training"]["compiled"]) == (False, True)
     assert compiled["metrics"]["mae"] == pytest.approx(eager["metrics"]["mae"], rel=1e-3)
     assert compiled["metrics"]["mae"] < compiled["metrics"]["zero_mae"]
+
+
+def test_time_left_is_the_recent_epoch_time_times_the_epochs_to_go():
+    from bench.train import time_left
+
+    history = [{"time_s": 100.0}, {"time_s": 10.0}, {"time_s": 20.0}, {"time_s": 30.0}]
+    assert time_left(history, 10) == ", about 2 min of training left"  # mean of the last 3 (20 s) × 6
+    assert time_left(history[:1], 2) == ", about 100 s of training left"
+    assert time_left(history, 4) == "" and time_left([], 5) == "" and time_left([{"time_s": 0.0}], 5) == ""
+
+
+def test_a_run_says_each_stage(tmp_path, data_root, capsys):
+    cfg = compose(["task=spring", "model=gnn", "scale=tiny", "scale.epochs=2", "progress=true",
+                   f"out={tmp_path}", f"data_dir={data_root}", "sr=none"])  # fmt: skip
+    run(cfg)
+    out = capsys.readouterr().out
+    stages = ["preparing: the spring dataset", "training 2 epochs", "predicting the test split", "scoring", "done"]
+    positions = [out.find(s) for s in stages]
+    assert -1 not in positions and positions == sorted(positions), out
+    assert "of training left" in out  # after epoch 1 of 2

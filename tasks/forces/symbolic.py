@@ -161,6 +161,11 @@ def run_sr(
     rows = np.sort(np.random.default_rng([seed, 3]).permutation(len(X_all))[: int(settings["edges"])])
     X = X_all[rows]
     components = []
+    if progress and probe["components"]:
+        limit = settings.get("time_limit_s")
+        each = f", at most {float(limit):.0f} s each" if limit else ""
+        print(f"symbolic regression ({engine.name}) of {len(probe['components'])} message component(s) on "
+              f"{len(rows):,} edges{each}", flush=True)  # fmt: skip
     for comp in probe["components"]:
         c = int(comp["component"])
         y = messages[rows, c]
