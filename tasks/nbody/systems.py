@@ -9,8 +9,11 @@ Euler, as in the NRI/EGNN generator): ``v += dt·F(x)``, then ``x += dt·v``. Th
 dynamics are E(3)-equivariant. Initial positions are N(0, σ²) per coordinate with σ = (n/5)^(1/3)
 (the same density for every n), initial velocities N(0, I) rescaled to norm ``velocity_norm``.
 
-float64 throughout; sums over particles are numpy reductions along the last axis of contiguous
-arrays (deterministic for a given numpy build), so a dataset's bytes repeat on one platform.
+float64 throughout. ``forces`` and ``simulate`` run compiled kernels (``_kernels``, numba: simulations
+in SIMD lanes, a block's state in cache for all its steps); they give bit for bit the bytes of the numpy
+code kept here as ``forces_reference`` and ``simulate_reference`` (the simulator the datasets were first
+made with; every IEEE operation in the same order, the sums over particles included), so a dataset's
+bytes repeat on one platform and match the committed manifests.
 """
 
 from __future__ import annotations
@@ -37,9 +40,31 @@ def initial_state(
     return {"pos": pos, "vel": vel, "charge": charge}
 
 
+def block_size(n_particles: int) -> int:
+    """Simulations per SIMD block of the kernels: 64 for a few bodies, 32 from 17 (the fastest measured
+    here; any size gives the same bytes)."""
+    return 64 if n_particles <= 16 else 32
+
+
 def forces(pos: np.ndarray, charge: np.ndarray, max_force: float | None = None) -> np.ndarray:
     """Coulomb forces (S, n, 3) on every particle of ``pos`` (S, n, 3) with charges (S, n), each
-    component clipped to ±``max_force`` (None: no clipping)."""
+    component clipped to ±``max_force`` (None: no clipping). Compiled; bit for bit ``forces_reference``."""
+    from bench.tasks.nbody._kernels import forces_kernel
+
+    pos, charge = _as_f64(pos), _as_f64(charge)
+    lead = pos.shape[:-2]
+    clip, limit = max_force is not None, 0.0 if max_force is None else float(max_force)
+    flat_pos, flat_charge = pos.reshape(-1, *pos.shape[-2:]), charge.reshape(-1, charge.shape[-1])
+    out = forces_kernel(flat_pos, flat_charge, clip, limit, block_size(pos.shape[-2]))
+    return out.reshape(*lead, *out.shape[1:])
+
+
+def _as_f64(a) -> np.ndarray:
+    return np.ascontiguousarray(a, dtype=np.float64)
+
+
+def forces_reference(pos: np.ndarray, charge: np.ndarray, max_force: float | None = None) -> np.ndarray:
+    """``forces`` in numpy (the definition the kernel reproduces; the F_i sum runs over j in order)."""
     n = pos.shape[-2]
     coords = np.moveaxis(pos, -1, 0)  # (3, S, n): one contiguous block per coordinate
     delta = coords[:, :, :, None] - coords[:, :, None, :]  # x_i - x_j: (3, S, n_i, n_j)
@@ -76,9 +101,44 @@ def simulate(
     """Integrate every simulation of ``state`` and keep the listed frames (frame k: the state after
     ``k·record_every`` steps; frame 0 is the initial state).
 
-    Simulations are independent, so they are integrated in chunks of ``chunk`` (bounded memory for
-    100 bodies) with identical results. Returns ``pos``, ``vel`` (S, len(frames), n, 3).
+    Simulations are independent: the compiled kernel integrates them ``block_size(n)`` at a time, all steps of
+    a block before the next, and is called on chunks of ``chunk`` (the progress bar's unit); neither
+    changes a byte. Returns ``pos``, ``vel`` (S, len(frames), n, 3), bit for bit ``simulate_reference``.
     """
+    from tqdm.auto import tqdm
+
+    from bench.tasks.nbody._kernels import simulate_kernel
+
+    frames = sorted(int(f) for f in frames)
+    n_steps = frames[-1] * record_every
+    record = np.asarray([f * record_every for f in frames], dtype=np.int64)
+    pos, vel, charge = _as_f64(state["pos"]), _as_f64(state["vel"]), _as_f64(state["charge"])
+    S = pos.shape[0]
+    pos_out = np.empty((S, len(frames), *pos.shape[1:]))
+    vel_out = np.empty_like(pos_out)
+    clip, limit = max_force is not None, 0.0 if max_force is None else float(max_force)
+    block = block_size(pos.shape[1])
+    bar = tqdm(total=S, desc="simulate n-body", unit="sim", disable=not progress, leave=False, mininterval=1)
+    for start in range(0, S, chunk):
+        part = slice(start, min(start + chunk, S))
+        simulate_kernel(pos[part], vel[part], charge[part], record, n_steps, float(dt), clip, limit, block,
+                        pos_out[part], vel_out[part])  # fmt: skip
+        bar.update(part.stop - part.start)
+    bar.close()
+    return {"pos": pos_out, "vel": vel_out}
+
+
+def simulate_reference(
+    state: dict[str, np.ndarray],
+    frames: list[int] | tuple[int, ...],
+    record_every: int = 100,
+    dt: float = 1e-3,
+    max_force: float | None = 100.0,
+    chunk: int = 512,
+    progress: bool = False,
+) -> dict[str, np.ndarray]:
+    """``simulate`` in numpy, one step of a chunk of simulations per Python iteration (the simulator the
+    datasets were first generated with; ``simulate`` reproduces its bytes)."""
     from tqdm.auto import tqdm
 
     frames = sorted(int(f) for f in frames)
@@ -97,7 +157,7 @@ def simulate(
                 pos_out[part, wanted[step]], vel_out[part, wanted[step]] = x, v
             if step == n_steps:
                 break
-            v += dt * forces(x, q, max_force)
+            v += dt * forces_reference(x, q, max_force)
             x += dt * v
             if step % 100 == 0:
                 bar.update(min(100, n_steps - step))
