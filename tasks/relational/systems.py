@@ -68,8 +68,7 @@ def _spring_forces_t(c: np.ndarray, weight: np.ndarray, max_force: float | None)
 
 def _pair_incidence(n: int) -> np.ndarray:
     """(n, P) incidence of the P = n(n−1)/2 pairs p = (i, j), i < j, in row-major order: +1 at (i, p),
-    −1 at (j, p). Bᵀx gives x_i − x_j exactly (±1·x and exact zeros: one rounding) and B f gives
-    Σ_{j>i} f_ij − Σ_{j<i} f_ji (the order of the terms is BLAS's: floating-point reassociation at most)."""
+    −1 at (j, p). Bᵀx gives x_i − x_j exactly (±1·x and exact zeros: one rounding, whatever BLAS's order)."""
     i, j = np.triu_indices(n, k=1)
     B = np.zeros((n, i.size))
     B[i, np.arange(i.size)] = 1.0
@@ -77,16 +76,30 @@ def _pair_incidence(n: int) -> np.ndarray:
     return B
 
 
+def _pairs_of_each(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """For each particle i, the pairs it is in, in the order of its partner j = 0..n−1 (j ≠ i), and their signs:
+    ``(pair (n, n−1), sign (n, n−1))`` with sign +1 where i < j (f_ij) and −1 where j < i (f_ji = −f_ij)."""
+    i, j = np.triu_indices(n, k=1)
+    number = np.zeros((n, n), dtype=np.intp)
+    number[i, j] = number[j, i] = np.arange(i.size)
+    partners = np.array([[k for k in range(n) if k != a] for a in range(n)], dtype=np.intp).reshape(n, n - 1)
+    rows = np.arange(n)[:, None]
+    return number[rows, partners], np.where(rows < partners, 1.0, -1.0)
+
+
 class _CoulombPairs:
     """Coulomb forces in the integration layout over the pairs i < j only (the pair force is antisymmetric:
     f_ji = −f_ij exactly, so each pair is computed once and scattered with ±1). ``qq`` = q_i q_j of the pairs
     as (S, P); called as ``force(c, rows)`` with positions (n, 2, S_chunk) of the trajectories ``rows``. The
     pair work lies as (2, S_chunk, P) in buffers reused from step to step; the returned F (n, 2, S_chunk)
-    is one of them, valid until the next call."""
+    is one of them, valid until the next call. F_i adds its pairs' ±f_ij one at a time in the order of j: the
+    same bytes on every CPU (task version 2; version 1 summed them in a matrix product, whose order of terms
+    OpenBLAS picks per CPU)."""
 
     def __init__(self, n: int, qq: np.ndarray, max_force: float | None):
         self.n, self.qq, self.max_force = n, qq, max_force
-        self.BT = np.ascontiguousarray(_pair_incidence(n).T)  # (P, n): gathers x_i − x_j, scatters ±f_ij
+        self.BT = np.ascontiguousarray(_pair_incidence(n).T)  # (P, n): gathers x_i − x_j
+        self.pair, self.sign = _pairs_of_each(n)
         self._buffers: dict[int, tuple[np.ndarray, ...]] = {}
 
     def __call__(self, c: np.ndarray, rows: slice) -> np.ndarray:
@@ -102,7 +115,10 @@ class _CoulombPairs:
         np.multiply(w, r2, out=w)  # r³ = r2·√r2
         np.divide(self.qq[rows], w, out=w)
         np.multiply(delta, w, out=work)  # f_ij = q_i q_j (x_i − x_j)/r³
-        np.matmul(work.reshape(2 * S, P), self.BT, out=F.reshape(n, 2 * S).T)  # F_i = Σ_j ±f_ij
+        total = F.transpose(1, 2, 0)  # (2, S, n), a view of F
+        np.multiply(work[:, :, self.pair[:, 0]], self.sign[:, 0], out=total)  # F_i = Σ_j ±f_ij, in j order
+        for k in range(1, n - 1):
+            total += work[:, :, self.pair[:, k]] * self.sign[:, k]
         if self.max_force is not None:
             np.clip(F, -self.max_force, self.max_force, out=F)
         return F
