@@ -425,6 +425,7 @@ def compose_unchecked(overrides: Sequence[str]) -> DictConfig:
     OmegaConf.set_struct(cfg, True)
     explicit = [str(o).split("=", 1)[0].lstrip("+~") for o in overrides]
     apply_family_settings(cfg, explicit)
+    apply_scale_settings(cfg, explicit)
     return cfg
 
 
@@ -458,6 +459,40 @@ def apply_family_settings(cfg: DictConfig, explicit: Sequence[str] = ()) -> None
         for key, value in (block.get(section) or {}).items():
             if f"model.{section}.{key}" not in explicit:
                 model[section][key] = value
+
+
+def apply_scale_settings(cfg: DictConfig, explicit: Sequence[str] = ()) -> None:
+    """Merge a family option's settings for the run's scale over its defaults, in place.
+
+    A family's option card (``tasks/forces/conf/sr/operon.yaml``) may carry ``per_scale: {<scale>: {KEY: value}}``:
+    for a run of that scale these values replace the card's own (``scale=tiny`` gets a symbolic-regression budget
+    of seconds, not minutes). Keys the user set on the command line (``explicit``, e.g. ``sr.generations``) keep
+    the user's value. Every scale must be a scale card and every key one of the option card's. The block is then
+    dropped, so that the composed configuration (``bench run --cfg``, the run's ``config.yaml``) shows what the
+    run uses.
+    """
+    from omegaconf import DictConfig, open_dict
+
+    scale = str(cfg.scale.name)
+    for group in family_groups():
+        node = cfg.get(group)
+        if not isinstance(node, DictConfig) or "per_scale" not in node:
+            continue
+        where = f"{group} option '{node.get('name')}'"
+        blocks = node.per_scale or {}
+        keys = [str(k) for k in node if k not in ("name", "per_scale")]
+        scales = group_options("scale")
+        for other, block in blocks.items():
+            if str(other) not in scales:
+                raise unknown(f"scale in {where} per_scale", other, scales)
+            for key in block or {}:
+                if str(key) not in keys:
+                    raise unknown(f"key in {where} per_scale.{other}", key, keys)
+        for key, value in (blocks.get(scale) or {}).items():
+            if f"{group}.{key}" not in explicit:
+                node[key] = value
+        with open_dict(node):
+            del node["per_scale"]
 
 
 def compose(overrides: Sequence[str] = ()) -> DictConfig:
