@@ -67,8 +67,7 @@ def check_card_capabilities(card) -> None:
                          f"not {listed!r}; valid names: {', '.join(CAPABILITIES)}")  # fmt: skip
     for capability in listed:
         if capability not in CAPABILITIES:
-            raise unknown(f"capability in model card '{name}' (capabilities: {list(listed)})", capability,
-                          CAPABILITIES)  # fmt: skip
+            raise BenchError(f"model card '{name}', capabilities: {unknown('capability', capability, CAPABILITIES)}")
     actual = model_class(card).capabilities()
     if set(listed) != set(actual) or len(listed) != len(set(listed)):
         raise BenchError(f"model card '{name}' lists capabilities: {[str(c) for c in listed]}, but its class "
