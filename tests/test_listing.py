@@ -170,3 +170,16 @@ def test_the_capabilities_key_is_not_part_of_a_run_identity():
     del without["model"]["capabilities"]
     assert config_hash(cfg, "sha256:x") == config_hash(without, "sha256:x")
     assert config_id(cfg) == config_id(without)
+
+
+def test_an_outside_card_with_wrong_capabilities_stops_the_run(tmp_path, capsys):
+    """A card beside a model file may list capabilities too; they are checked before any data is made."""
+    example = Path(__file__).resolve().parents[1] / "examples" / "my_model" / "pair_force_net.py"
+    (tmp_path / "net.py").write_text(example.read_text())
+    (tmp_path / "net.yaml").write_text("name: net\nfamilies: [forces]\ncapabilities: [edge_types]\n")
+    code = main(["run", "task=spring", f"model={tmp_path / 'net.py'}:PairForceNet", "scale=tiny", "sr=none",
+                 f"out={tmp_path / 'runs'}", f"data_dir={tmp_path / 'data'}"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and "model card 'net' lists capabilities: ['edge_types'], but its class" in err
+    assert "exposes ['edge_messages']" in err and "Traceback" not in err
+    assert not (tmp_path / "data").exists()
