@@ -2,7 +2,13 @@
 
 Task cards come from the registered task families (``bench.family``): each family's config folder is on
 Hydra's search path, and a family's own option groups (``Family.option_groups``) are added to a run of
-one of its tasks, with their defaults.
+one of its tasks, with their defaults. After composition, a model card's ``per_family`` block and a family
+option's ``per_scale`` block (the symbolic-regression budget of ``scale=tiny``) are merged in, below what
+the user typed.
+
+Listings need no Hydra: ``group_options`` globs the search path's folders and ``listed_card`` reads a card's
+YAML files (the simple form every shipped card has; anything else goes through Hydra), so that ``bench list``
+answers at once; the tests check both against Hydra's own (``hydra_group_options``, ``hydra_card``).
 
 Command-line overrides are checked before Hydra sees them, so that every mistake gets one readable
 message naming the bad value, the nearest valid one and the full list (never a Hydra traceback, never
