@@ -139,24 +139,26 @@ def _sweep(combos: list[list[str]]) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from bench.config import model_card, task_card
-    from bench.registry import incompatibility, model_class, model_names, task_names
-
-    tasks = {name: task_card(name) for name in task_names()}
-    models = {name: model_card(name) for name in model_names()}
+    """Read the cards' YAML files (``listed_card``): no Hydra composition, no model class imported (nor torch)
+    for cards that list their families and capabilities, as the shipped ones do."""
+    from bench.config import listed_card
     from bench.family import families
+    from bench.registry import incompatibility, model_capabilities, model_families, model_names, task_names
 
+    tasks = {name: listed_card("task", name) for name in task_names()}
+    models = {name: listed_card("model", name) for name in model_names()}
     print("task families (entry points 'bench.families'):")
     for fam in families():
         print(f"  {fam.name:<15} {fam.description}")
     print("\ntasks:")
     for name, card in tasks.items():
-        print(f"  {name:<15} family {card.family}, v{card.version}, {card.n_particles} particles in {card.dim}-D, "
-              f"target {card.target}, metric {card.primary_metric}")  # fmt: skip
+        print(f"  {name:<15} family {card['family']}, v{card['version']}, {card['n_particles']} particles in "
+              f"{card['dim']}-D, target {card['target']}, metric {card['primary_metric']}")  # fmt: skip
     print("\nmodels:")
     for name, card in models.items():
-        caps = ", ".join(model_class(card).capabilities()) or "-"
-        print(f"  {name:<15} v{card.version} {card['class']}  families {list(card.families)}  capabilities: {caps}")
+        caps = ", ".join(model_capabilities(card)) or "-"
+        print(f"  {name:<15} v{card['version']} {card['class']}  families {list(model_families(card))}  "
+              f"capabilities: {caps}")  # fmt: skip
     width = max(len(m) for m in models) + 2
     print("\ncompatibility (task × model; x = runs; a model runs only the task families it is built for):")
     print(" " * 17 + "".join(f"{m:>{width}}" for m in models))
@@ -166,7 +168,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         for m, mc in models.items():
             why = incompatibility(tc, mc)
             cells.append(f"{'x' if why is None else '-':>{width}}")
-            if why and tc.family in (mc.get("families") or model_class(mc).families):  # not just another family
+            if why and tc["family"] in model_families(mc):  # not just another family
                 reasons.append(f"  {t} × {m}: {why}")
         print(f"  {t:<15}" + "".join(cells))
     if reasons:

@@ -2,7 +2,13 @@
 
 Task cards come from the registered task families (``bench.family``): each family's config folder is on
 Hydra's search path, and a family's own option groups (``Family.option_groups``) are added to a run of
-one of its tasks, with their defaults.
+one of its tasks, with their defaults. After composition, a model card's ``per_family`` block and a family
+option's ``per_scale`` block (the symbolic-regression budget of ``scale=tiny``) are merged in, below what
+the user typed.
+
+Listings need no Hydra: ``group_options`` globs the search path's folders and ``listed_card`` reads a card's
+YAML files (the simple form every shipped card has; anything else goes through Hydra), so that ``bench list``
+answers at once; the tests check both against Hydra's own (``hydra_group_options``, ``hydra_card``).
 
 Command-line overrides are checked before Hydra sees them, so that every mistake gets one readable
 message naming the bad value, the nearest valid one and the full list (never a Hydra traceback, never
@@ -11,20 +17,26 @@ a prompt). ``-m`` sweeps (``seed=0,1,2``) are expanded with Hydra's own override
 
 from __future__ import annotations
 
+import copy
 import itertools
 import math
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
-
-from omegaconf import DictConfig, OmegaConf
+from typing import TYPE_CHECKING, Any
 
 from bench.errors import BenchError, suggest, unknown
+
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
 
 CONF_DIR = Path(__file__).resolve().parent / "conf"
 CORE_GROUPS = ("task", "model", "backend", "scale")
 MODELS_CONF = "pkg://bench.baselines.conf"
+MODELS_DIR = Path(__file__).resolve().parent / "baselines" / "conf"
+"""The folder ``MODELS_CONF`` names (``bench/baselines`` links to the top-level ``baselines/``)."""
 
 
 def family_groups() -> dict[str, list[str]]:
@@ -60,19 +72,175 @@ def _hydra() -> Iterator[object]:
         yield GlobalHydra.instance()
 
 
-def group_options(group: str) -> tuple[str, ...]:
-    """The valid choices of a config group (``task`` → ``('charge', 'damped', ...)``)."""
-    return _group_options(group, _search_path())
+def _roots() -> tuple[Path, ...]:
+    """The folders of Hydra's search path, in its order: ``bench/conf``, the model cards, every family's."""
+    import sys
+
+    return _roots_on(tuple(sys.path))
 
 
 @cache
-def _group_options(group: str, search_path: str) -> tuple[str, ...]:
+def _roots_on(path: tuple[str, ...]) -> tuple[Path, ...]:
+    """``_roots`` for one import path (which decides the registered families, as in ``bench.family``)."""
+    from bench.family import families
+
+    return (CONF_DIR, MODELS_DIR, *(Path(f.conf_dir).resolve() for f in families()))
+
+
+def group_options(group: str) -> tuple[str, ...]:
+    """The valid choices of a config group (``task`` → ``('charge', 'damped', ...)``): the ``<group>/*.yaml``
+    files of the search path's folders, as Hydra lists them (``hydra_group_options``), without starting Hydra."""
+    return _group_options(group, _roots())
+
+
+@cache
+def _group_options(group: str, roots: tuple[Path, ...]) -> tuple[str, ...]:
+    if group not in all_groups():
+        raise unknown("config group", group, all_groups())
+    options = {p.stem for root in roots for p in (root / group).glob("*.yaml") if p.is_file()}
+    return tuple(sorted(o for o in options if not o.startswith("_")))
+
+
+def hydra_group_options(group: str) -> tuple[str, ...]:
+    """``group_options`` as Hydra's config loader lists them (slower; the tests check that both agree)."""
     if group not in all_groups():
         raise unknown("config group", group, all_groups())
     with _hydra() as gh:
         loader = gh.config_loader()  # type: ignore[attr-defined]
-        options = loader.get_group_options(group, config_name="config", overrides=[search_path])
+        options = loader.get_group_options(group, config_name="config", overrides=[_search_path()])
     return tuple(sorted(o for o in options if not o.startswith("_")))
+
+
+# -- cards read without Hydra (bench list) --------------------------------------------------------------
+
+_YAML12_FLOAT = re.compile(
+    r"""^(?:[-+]?[0-9]+(?:_[0-9]+)*\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?[0-9]+(?:_[0-9]+)*(?:[eE][-+]?[0-9]+)
+        |\.[0-9]+(?:_[0-9]+)*(?:[eE][-+][0-9]+)?
+        |[-+]?[0-9]+(?:_[0-9]+)*(?::[0-5]?[0-9])+\.[0-9_]*
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+    re.X,
+)
+"""YAML 1.2's floats, as OmegaConf reads them: ``1e-3`` is a float (YAML 1.1 and PyYAML: a string)."""
+
+_HERE_DEFAULT = re.compile(r"/([A-Za-z0-9_.-]+)@_here_")
+
+
+@cache
+def _yaml_loader() -> type:
+    """PyYAML's safe loader (the C one where built) resolving scalars as OmegaConf does: YAML 1.2 floats, no
+    timestamps, duplicate keys refused."""
+    import yaml
+
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class CardLoader(base):  # type: ignore[misc, valid-type]
+        def construct_mapping(self, node, deep=False):
+            keys = [k.value for k, _ in node.value if k.tag == yaml.resolver.BaseResolver.DEFAULT_SCALAR_TAG]
+            duplicate = next((k for k in keys if keys.count(k) > 1), None)
+            if duplicate is not None:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key '{duplicate}'", node.start_mark)
+            return super().construct_mapping(node, deep=deep)
+
+    CardLoader.add_implicit_resolver("tag:yaml.org,2002:float", _YAML12_FLOAT, list("-+0123456789."))
+    CardLoader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in CardLoader.yaml_implicit_resolvers.items()
+    }
+    return CardLoader
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` merged into ``base`` as OmegaConf merges two mappings: mappings key by key, anything else replaced."""
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _read_simple_card(group: str, name: str, roots: tuple[Path, ...]) -> dict[str, Any] | None:
+    """The card ``<group>/<name>.yaml`` read directly, when it is of the simple form every shipped card has: in
+    one folder of the search path, no interpolation or package header, and at most a defaults list of
+    ``/<group>@_here_: <option>`` entries (themselves of this form) and an explicit ``_self_``. None for
+    anything else: the caller asks Hydra."""
+    import yaml
+
+    paths = [root / group / f"{name}.yaml" for root in roots if (root / group / f"{name}.yaml").is_file()]
+    if len(paths) != 1:
+        return None
+    text = paths[0].read_text()
+    if "${" in text or "???" in text or "@package" in text:
+        return None
+    try:
+        own = yaml.load(text, Loader=_yaml_loader()) or {}  # noqa: S506 - a safe loader
+    except yaml.YAMLError:
+        return None  # Hydra gives the error, in its words
+    if not isinstance(own, dict):
+        return None
+    defaults = own.pop("defaults", None)
+    if defaults is None:
+        return own
+    if not isinstance(defaults, list) or defaults.count("_self_") != 1:
+        return None
+    card: dict[str, Any] = {}
+    for entry in defaults:
+        if entry == "_self_":
+            card = _merge(card, own)
+            continue
+        if not (isinstance(entry, dict) and len(entry) == 1):
+            return None
+        ((key, option),) = entry.items()
+        match = _HERE_DEFAULT.fullmatch(str(key))
+        if match is None or not isinstance(option, str):
+            return None
+        base = _read_simple_card(match.group(1), option, roots)
+        if base is None:
+            return None
+        card = _merge(card, base)
+    return card
+
+
+def hydra_card(group: str, name: str) -> dict[str, Any]:
+    """The card ``name`` of ``group`` as Hydra composes it into a run's configuration, before any of the
+    run's own settings (a model's ``per_family``, a scale's ``per_scale``) are merged in."""
+    from hydra import compose as hydra_compose
+
+    overrides = [f"{group}={name}"]
+    owners = family_groups().get(group)
+    if owners:  # a family's option group: composed with one of that family's tasks
+        from bench.family import get_family
+
+        overrides.insert(0, f"task={get_family(owners[0]).tasks()[0]}")
+    from omegaconf import OmegaConf
+
+    with _hydra():
+        cfg = hydra_compose(config_name="config", overrides=[_search_path(), *_family_overrides(overrides)])
+    return OmegaConf.to_container(cfg[group], resolve=True)  # type: ignore[return-value]
+
+
+def listed_card(group: str, name: str) -> dict[str, Any]:
+    """A card of a config group (``listed_card('task', 'charge')``) as a plain dict, as ``hydra_card`` composes
+    it, read from its YAML files without Hydra when it has the simple form of the shipped cards (``bench list``
+    answers at once); any other card, and a model that is not a shipped card (an entry point), goes through
+    Hydra."""
+    return copy.deepcopy(_listed_card(group, name, _roots()))
+
+
+@cache
+def _listed_card(group: str, name: str, roots: tuple[Path, ...]) -> dict[str, Any]:
+    valid = group_options(group)
+    if name not in valid:
+        if group == "model":  # an installed model (entry point) or a file: its card is built by bench.loading
+            from omegaconf import OmegaConf
+
+            return OmegaConf.to_container(model_card(name), resolve=True)  # type: ignore[return-value]
+        raise unknown(group, name, valid)
+    card = _read_simple_card(group, name, roots)
+    return card if card is not None else hydra_card(group, name)
 
 
 @cache
@@ -114,6 +282,8 @@ def _family_overrides(overrides: Sequence[str]) -> list[str]:
 
 
 def _leaf_keys(cfg: DictConfig, prefix: str = "") -> list[str]:
+    from omegaconf import DictConfig
+
     keys = []
     for key in cfg:
         value = cfg._get_node(key)  # noqa: SLF001 - no interpolation resolution needed
@@ -176,6 +346,8 @@ def _check_key(key: str, value: object, base: DictConfig, valid_keys: list[str],
         did_you_mean = f"; did you mean '{hint}'?" if hint else ";"
         where = f" under {parent}" if parent else ""
         raise BenchError(f"unknown key '{key}'{did_you_mean} valid keys{where}: {', '.join(siblings)}")
+    from omegaconf import OmegaConf
+
     default = OmegaConf.select(base, key)
     for v in value if isinstance(value, list) else [value]:
         if not _type_ok(v, default):
@@ -249,6 +421,7 @@ def validate(overrides: Sequence[str]) -> list:
 
 def compose_unchecked(overrides: Sequence[str]) -> DictConfig:
     from hydra import compose
+    from omegaconf import OmegaConf
 
     with _hydra():
         cfg = compose(config_name="config", overrides=[_search_path(), *_family_overrides(overrides)])
@@ -256,7 +429,9 @@ def compose_unchecked(overrides: Sequence[str]) -> DictConfig:
     if "hydra" in cfg:
         del cfg["hydra"]
     OmegaConf.set_struct(cfg, True)
-    apply_family_settings(cfg, [str(o).split("=", 1)[0].lstrip("+~") for o in overrides])
+    explicit = [str(o).split("=", 1)[0].lstrip("+~") for o in overrides]
+    apply_family_settings(cfg, explicit)
+    apply_scale_settings(cfg, explicit)
     return cfg
 
 
@@ -290,6 +465,40 @@ def apply_family_settings(cfg: DictConfig, explicit: Sequence[str] = ()) -> None
         for key, value in (block.get(section) or {}).items():
             if f"model.{section}.{key}" not in explicit:
                 model[section][key] = value
+
+
+def apply_scale_settings(cfg: DictConfig, explicit: Sequence[str] = ()) -> None:
+    """Merge a family option's settings for the run's scale over its defaults, in place.
+
+    A family's option card (``tasks/forces/conf/sr/operon.yaml``) may carry ``per_scale: {<scale>: {KEY: value}}``:
+    for a run of that scale these values replace the card's own (``scale=tiny`` gets a symbolic-regression budget
+    of seconds, not minutes). Keys the user set on the command line (``explicit``, e.g. ``sr.generations``) keep
+    the user's value. Every scale must be a scale card and every key one of the option card's. The block is then
+    dropped, so that the composed configuration (``bench run --cfg``, the run's ``config.yaml``) shows what the
+    run uses.
+    """
+    from omegaconf import DictConfig, open_dict
+
+    scale = str(cfg.scale.name)
+    for group in family_groups():
+        node = cfg.get(group)
+        if not isinstance(node, DictConfig) or "per_scale" not in node:
+            continue
+        where = f"{group} option '{node.get('name')}'"
+        blocks = node.per_scale or {}
+        keys = [str(k) for k in node if k not in ("name", "per_scale")]
+        scales = group_options("scale")
+        for other, block in blocks.items():
+            if str(other) not in scales:
+                raise unknown(f"scale in {where} per_scale", other, scales)
+            for key in block or {}:
+                if str(key) not in keys:
+                    raise unknown(f"key in {where} per_scale.{other}", key, keys)
+        for key, value in (blocks.get(scale) or {}).items():
+            if f"{group}.{key}" not in explicit:
+                node[key] = value
+        with open_dict(node):
+            del node["per_scale"]
 
 
 def compose(overrides: Sequence[str] = ()) -> DictConfig:
@@ -411,6 +620,7 @@ def _check_hparams(values: object, path: str, name: str) -> None:
 
 def _check_core_values(cfg: DictConfig) -> None:
     """The ranges of the run-level, scale and training keys every task shares (before any data)."""
+    from omegaconf import DictConfig, OmegaConf
 
     def get(key: str) -> object:
         return OmegaConf.select(cfg, key, default=_UNSET)

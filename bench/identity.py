@@ -4,7 +4,8 @@
   ``config_hash``: the configuration without the keys that do not change what a run trains (``VOLATILE_KEYS``
   and every family's own option groups), plus the checksum of the dataset it trained on. The configuration
   holds the model card (its ``version``; for a model loaded from a file, ``source`` with the file's sha256),
-  so another model version, another model file or other data is another folder.
+  so another model version, another model file or other data is another folder. The card's ``capabilities``
+  list stays out: it repeats what the class exposes (checked before a run, ``bench.registry``).
 * ``config_id(config)``: the same configuration without the seed: records that share it (and task, scale,
   data checksum, backend) are seeds of one experiment, one leaderboard entry.
 """
@@ -42,6 +43,8 @@ def identity_config(config: Any, seed: bool = True) -> dict[str, Any]:
         plain.pop(key, None)
     if plain.get("precision") == "fp32":  # runs from before the key existed were fp32: one identity
         plain.pop("precision")
+    if isinstance(plain.get("model"), dict):  # what the class exposes, listed on the card for `bench list`: the
+        plain["model"].pop("capabilities", None)  # class decides it, and runs from before the key keep their identity
     if not seed:
         plain.pop("seed", None)
     return plain

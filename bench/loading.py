@@ -1,7 +1,7 @@
 """Models from outside the package: ``model=path/to/file.py:ClassName`` or an entry point of ``bench.models``.
 
 Every model, shipped or not, is described by a card (``name``, ``class``, ``version``, ``families``,
-``hparams``, ``train``) and built from the class its card names. The shipped baselines are cards in
+``capabilities``, ``hparams``, ``train``) and built from the class its card names. The shipped baselines are cards in
 ``baselines/conf/model/`` whose ``class`` is ``module:Class``; an outside model gets its card here:
 
 * ``model=dir/my_model.py:MyNet`` (or ``model=dir/my_model.py`` when the file defines one model class):
@@ -34,7 +34,8 @@ from bench.errors import BenchError, suggest
 
 ENTRY_POINT_GROUP = "bench.models"
 DEFAULTS_FILE = Path(__file__).resolve().parent / "conf" / "model_defaults.yaml"
-CARD_KEYS = ("name", "class", "version", "families", "hparams", "train", "per_family", "description", "source")
+CARD_KEYS = ("name", "class", "version", "families", "capabilities", "hparams", "train", "per_family", "description",
+             "source")  # fmt: skip
 NAME_PATTERN = re.compile(records.NAME_PATTERN)
 _REGISTERED: dict[str, dict[str, Any]] = {}
 """Option key in the Hydra ``model`` group → the outside card registered under it."""
@@ -234,6 +235,8 @@ def build_card(cls, class_target: str, card_path: Path | None, default_name: str
         "train": {**defaults["train"], **(own.get("train") or {})},
         "source": {**source, "card": str(card_path) if card_path else None},
     }
+    if own.get("capabilities") is not None:  # checked against the class before a run (bench.registry)
+        card["capabilities"] = own["capabilities"]
     if own.get("per_family"):  # settings per task family over hparams / train (bench.config)
         card["per_family"] = own["per_family"]
     if own.get("description"):

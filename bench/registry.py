@@ -6,14 +6,22 @@ models that installed packages declare in the entry-point group ``bench.models``
 one's own is named by its path (``model=path/to/my_model.py:MyNet``, see ``bench.loading``). Every card
 names its class as ``module:Class`` or ``file.py:Class``, imported by the one function below, so the
 baselines are loaded exactly as an outside model is.
+
+A card may list the class's capabilities (``capabilities: [edge_messages]``, as every shipped card does):
+then ``bench list`` shows what each model can run without importing a model (nor torch), and a run checks
+the list against the class (``check_card_capabilities``).
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bench import loading
 from bench.config import group_options
-from bench.errors import IncompatibleError
-from bench.model import Model
+from bench.errors import BenchError, IncompatibleError, unknown
+
+if TYPE_CHECKING:
+    from bench.model import Model
 
 
 def task_names() -> tuple[str, ...]:
@@ -28,24 +36,66 @@ def model_names() -> tuple[str, ...]:
 
 def model_class(card) -> type[Model]:
     """Import the class a model card names (``class: package.module:ClassName`` or ``file.py:ClassName``)."""
-    return loading.import_class(str(card["class"]), what=f"model '{card.name}'")
+    return loading.import_class(str(card["class"]), what=f"model '{card['name']}'")
+
+
+def model_families(card) -> tuple[str, ...]:
+    """The task families a model is built for: its card's ``families``, else its class's."""
+    return tuple(str(f) for f in (card.get("families") or model_class(card).families))
+
+
+def model_capabilities(card) -> tuple[str, ...]:
+    """What a model exposes: its card's ``capabilities`` list (read without importing the class), else the
+    class's (``Model.capabilities``)."""
+    listed = card.get("capabilities")
+    if listed is None:
+        return tuple(model_class(card).capabilities())
+    return tuple(str(c) for c in listed)
+
+
+def check_card_capabilities(card) -> None:
+    """Raise a ``BenchError`` when a card's ``capabilities`` list is not what its class exposes: an unknown
+    name, or another set than the methods the class overrides. A card without the list passes."""
+    from bench.model import CAPABILITIES
+
+    listed = card.get("capabilities")
+    if listed is None:
+        return
+    name = card.get("name")
+    if isinstance(listed, str) or not hasattr(listed, "__iter__"):
+        raise BenchError(f"model card '{name}': capabilities must be a list (capabilities: [edge_messages, ...]), "
+                         f"not {listed!r}; valid names: {', '.join(CAPABILITIES)}")  # fmt: skip
+    for capability in listed:
+        if capability not in CAPABILITIES:
+            raise BenchError(f"model card '{name}', capabilities: {unknown('capability', capability, CAPABILITIES)}")
+    actual = model_class(card).capabilities()
+    if set(listed) != set(actual) or len(listed) != len(set(listed)):
+        raise BenchError(f"model card '{name}' lists capabilities: {[str(c) for c in listed]}, but its class "
+                         f"{card['class']} exposes {list(actual)} (the methods it overrides); set "
+                         f"`capabilities: [{', '.join(actual)}]` in the card")  # fmt: skip
 
 
 def incompatibility(task_card, model_card) -> str | None:
-    """Why ``model_card`` cannot run ``task_card`` (None when it can)."""
-    cls = model_class(model_card)
-    families = tuple(model_card.get("families") or cls.families)
-    if task_card.family not in families:
-        return (f"model '{model_card.name}' is built for task families {list(families)}, "
-                f"and task '{task_card.name}' is of family '{task_card.family}'")  # fmt: skip
-    missing = [c for c in task_card.requires if c not in cls.capabilities()]
+    """Why ``model_card`` cannot run ``task_card`` (None when it can). Cards may be ``DictConfig`` or plain
+    dicts (``bench.config.listed_card``); the model's class is imported only for a card that does not list its
+    families and capabilities."""
+    task, model = task_card["name"], model_card["name"]
+    families = model_families(model_card)
+    if task_card["family"] not in families:
+        return (f"model '{model}' is built for task families {list(families)}, "
+                f"and task '{task}' is of family '{task_card['family']}'")  # fmt: skip
+    capabilities = model_capabilities(model_card)
+    missing = [str(c) for c in task_card["requires"] if c not in capabilities]
     if missing:
-        return (f"task '{task_card.name}' needs the capabilities {missing}, which model '{model_card.name}' "
-                f"does not expose (it exposes {list(cls.capabilities()) or 'none'})")  # fmt: skip
+        return (f"task '{task}' needs the capabilities {missing}, which model '{model}' "
+                f"does not expose (it exposes {list(capabilities) or 'none'})")  # fmt: skip
     return None
 
 
 def check_compatible(task_card, model_card) -> None:
+    """Raise an ``IncompatibleError`` unless ``model_card`` can run ``task_card``; first, the card's
+    ``capabilities`` list against its class (``check_card_capabilities``)."""
+    check_card_capabilities(model_card)
     reason = incompatibility(task_card, model_card)
     if reason:
         raise IncompatibleError(f"cannot run task '{task_card.name}' with model '{model_card.name}': {reason}")

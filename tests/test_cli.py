@@ -190,12 +190,22 @@ def test_data_prints_path_and_checksum(data_root, capsys):
         ),
         (["data", "task=sprin"], "unknown task 'sprin'; did you mean 'spring'?"),
         (["run", "task=spring", "precision=fp16"], "unknown precision 'fp16'; did you mean 'bf16'? valid: bf16, fp32"),
+        (
+            ["run", "task=spring", "model=gnn", "model.capabilities=[edge_types]"],
+            "model card 'gnn' lists capabilities: ['edge_types'], but its class bench.baselines.gnn:GNN exposes "
+            "['edge_messages'] (the methods it overrides); set `capabilities: [edge_messages]` in the card",
+        ),
+        (
+            ["run", "task=spring", "model=gnn", "model.capabilities=[edge_mesages]"],
+            "model card 'gnn', capabilities: unknown capability 'edge_mesages'; did you mean 'edge_messages'? "
+            "valid: edge_messages, edge_types, equation, hidden_field, interaction, node_embeddings",
+        ),
     ],
 )
 def test_bad_input_exits_nonzero_with_message(args, message, tmp_path, capsys):
     code, _, err = _run(capsys, *args, f"out={tmp_path}")
     assert code == 2
-    assert message in err
+    assert message in err and "Traceback" not in err
     assert not list(tmp_path.rglob("result.json"))
 
 

@@ -118,3 +118,46 @@ def test_sweep_expands_every_combination():
     assert len(expand_sweep(["model=gnn", "model.hparams.message_dim=2,100"])) == 2
     with pytest.raises(BenchError, match=r"unknown key 'model.hparams.message_dim'.*\(with model=egnn\)"):
         expand_sweep(["model=gnn,egnn", "model.hparams.message_dim=2"])
+
+
+@pytest.mark.parametrize(
+    "overrides, budget",
+    [
+        (["task=spring", "scale=tiny"], {"generations": 50, "population_size": 200, "time_limit_s": 30}),
+        (["task=spring", "scale=quick"], {"generations": 1000, "population_size": 1000, "time_limit_s": 300}),
+        (["task=spring", "scale=paper"], {"generations": 1000, "population_size": 1000, "time_limit_s": 300}),
+        (["task=spring", "scale=tiny", "sr=pysr"], {"niterations": 100, "time_limit_s": 30, "maxsize": 23}),
+        (["task=spring", "scale=paper", "sr=pysr"], {"niterations": 6000, "time_limit_s": 300}),
+        (  # what the user types wins over the scale's budget, key by key
+            ["task=spring", "scale=tiny", "sr.generations=7", "sr.time_limit_s=5"],
+            {"generations": 7, "population_size": 200, "time_limit_s": 5},
+        ),
+        (["task=spring", "scale=paper", "sr.population_size=9"], {"generations": 1000, "population_size": 9}),
+    ],
+)
+def test_symbolic_regression_budget_follows_the_scale(overrides, budget):
+    sr = compose(overrides).sr
+    assert {k: sr[k] for k in budget} == budget
+    assert "per_scale" not in sr  # the composed configuration shows the budget the run uses
+
+
+def test_a_per_scale_block_is_checked():
+    from omegaconf import OmegaConf
+
+    from bench.config import apply_scale_settings
+
+    def cfg(per_scale):
+        return OmegaConf.create(
+            {"scale": {"name": "tiny"}, "sr": {"name": "operon", "generations": 1, "per_scale": per_scale}}
+        )
+
+    with pytest.raises(BenchError, match=r"unknown key in sr option 'operon' per_scale.tiny 'generation'; did you mean "
+                                         r"'generations'\? valid: generations"):  # fmt: skip
+        apply_scale_settings(cfg({"tiny": {"generation": 5}}))
+    with pytest.raises(
+        BenchError, match=r"unknown scale in sr option 'operon' per_scale 'tnyi'; .* paper, quick, tiny"
+    ):
+        apply_scale_settings(cfg({"tnyi": {"generations": 5}}))
+    c = cfg({"quick": {"generations": 5}})  # another scale's block: the card's own value
+    apply_scale_settings(c)
+    assert OmegaConf.to_container(c.sr) == {"name": "operon", "generations": 1}
