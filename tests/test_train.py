@@ -129,3 +129,19 @@ def test_a_run_says_each_stage(tmp_path, data_root, capsys):
     positions = [out.find(s) for s in stages]
     assert -1 not in positions and positions == sorted(positions), out
     assert "of training left" in out  # after epoch 1 of 2
+
+
+def test_bf16_on_a_cpu_without_native_bf16_is_warned_about(tmp_path):
+    from bench.train import cpu_flags, slow_bf16_warning
+
+    cpu = torch.device("cpu")
+    avx2 = {"sse2", "avx", "avx2", "fma"}
+    assert "emulates" in slow_bf16_warning("bf16", cpu, avx2)
+    assert slow_bf16_warning("bf16", cpu, avx2 | {"avx512f", "avx512_bf16"}) is None  # native bf16
+    assert slow_bf16_warning("bf16", cpu, avx2 | {"amx_bf16"}) is None
+    assert slow_bf16_warning("fp32", cpu, avx2) is None
+    assert slow_bf16_warning("bf16", torch.device("meta"), avx2) is None  # not a CPU run
+    assert slow_bf16_warning("bf16", cpu, {"neon", "asimd"}) is None  # not x86: nothing known
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2\n")
+    assert cpu_flags(str(info)) == {"fpu", "sse2", "avx2"} and cpu_flags(str(tmp_path / "none")) is None
