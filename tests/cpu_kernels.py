@@ -26,3 +26,9 @@ def outputs(code: str) -> dict[str, str]:
         assert out.returncode == 0, out.stderr
         results[" ".join(f"{k}={v}" for k, v in env.items()) or "default"] = out.stdout.strip()
     return results
+
+
+def assert_same_output(code: str) -> None:
+    """``code`` prints the same under every kernel of ``outputs`` (its output differs otherwise: say where)."""
+    seen = outputs(code)
+    assert len(set(seen.values())) == 1, seen

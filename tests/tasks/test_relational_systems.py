@@ -159,11 +159,10 @@ def test_same_seed_same_bytes_other_seed_differs(simulate):
 def test_coulomb_forces_do_not_depend_on_the_cpu_kernels():
     """The same bytes whichever BLAS kernel and numpy SIMD paths run (task v1 scattered the pair forces with a
     matrix product, whose last bits changed between OpenBLAS's kernels)."""
-    from tests.cpu_kernels import outputs
+    from tests.cpu_kernels import assert_same_output
 
     code = ("import hashlib, numpy as np; from bench.tasks.relational.systems import coulomb_forces; "
             "rng = np.random.default_rng(0); x = rng.normal(size=(512, 5, 2)); "
             "q = rng.choice([-1.0, 1.0], size=(512, 5)); "
             "print(hashlib.sha256(coulomb_forces(x, q, max_force=None).tobytes()).hexdigest())")  # fmt: skip
-    seen = outputs(code)
-    assert len(set(seen.values())) == 1, seen
+    assert_same_output(code)
