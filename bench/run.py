@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -263,8 +264,7 @@ def check_own_record(directory: Path, expected: dict[str, str]) -> None:
 
 def run(cfg: DictConfig) -> Path:
     """Train and evaluate one configuration; returns the path of its result record. With ``progress``, each
-    stage says what it does and how long it took."""
-    import time
+    stage says what it does, after the seconds since the run started."""
 
     def stage(message: str) -> None:
         if cfg.progress:
