@@ -18,41 +18,21 @@ The exponents act on r², not r (as in the reference's ``PDE_A``). The plotted i
 Neighbours come from one ``scipy.spatial.cKDTree`` per frame with ``boxsize`` (periodic), asked for each
 unordered pair once; both directions of a pair share one displacement and one distance.
 
-The pair function's exp and log are the C library's (through numba), not numpy's: numpy computes them with its
-own AVX-512 kernels where the CPU has them, whose last bits differ from the C library's in rare cases, which
-the dynamics then carry into the data (``types16`` v1, made on an AVX-512 machine, could not be regenerated
-elsewhere). Where numpy has no such kernel (AVX2 and older CPUs) both give the same bytes.
+The pair function's exp and log are the C library's (``bench.tasks.libm``), not numpy's, whose AVX-512 kernels
+differ in rare last bits (``types16`` v1, made on an AVX-512 machine, could not be regenerated elsewhere).
 """
 
 from __future__ import annotations
 
-import functools
-import math
 from collections.abc import Callable
 
 import numpy as np
 
 
-def _exp(v: float) -> float:
-    return math.exp(v)
-
-
-def _log(v: float) -> float:
-    return math.log(v)
-
-
-@functools.cache
-def _libm() -> tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]:
-    """Elementwise float64 exp and log of the C library (numba ufuncs of ``math.exp``/``math.log``; log 0 = −inf),
-    compiled on first use (and cached on disk)."""
-    import numba
-
-    return tuple(numba.vectorize(["float64(float64)"], cache=True)(f) for f in (_exp, _log))  # type: ignore[return-value]
-
-
 def pair_function(r: np.ndarray, params: np.ndarray, sigma: float) -> np.ndarray:
     """f_p(r) of the receivers' parameters ``params`` (..., 4) at distances ``r`` (...) (broadcast)."""
-    exp, log = _libm()
+    from bench.tasks.libm import exp, log
+
     r2 = np.asarray(r, dtype=np.float64) ** 2
     p = np.asarray(params, dtype=np.float64)
     two_s2 = 2.0 * sigma**2
