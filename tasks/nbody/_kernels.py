@@ -11,7 +11,7 @@ is numpy's choice. The product ``strength · delta`` inherits delta's memory lay
 then j), so ``.sum(-1)`` is not numpy's pairwise sum but an iterator over j with the three coordinates
 inside: every F_i^c is 0 + t_0 + t_1 + … + t_{n−1}, one term after the other. ``_block_forces`` adds in
 exactly that order, so the kernels give the numpy simulator's bytes (``tests/tasks/test_simulator_kernels.py``
-checks it bit for bit, for 2 to 300 bodies).
+checks it bit for bit, for 1 to 129 bodies).
 
 Speed comes from four things: the simulations of a block lie on the last, fastest axis (every loop over
 ``b`` is one SIMD loop, the same arithmetic in every lane); the state of a block stays in cache for all

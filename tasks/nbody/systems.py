@@ -52,11 +52,21 @@ def forces(pos: np.ndarray, charge: np.ndarray, max_force: float | None = None) 
     from bench.tasks.nbody._kernels import forces_kernel
 
     pos, charge = _as_f64(pos), _as_f64(charge)
+    _check_shapes(pos, charge)
     lead = pos.shape[:-2]
     clip, limit = max_force is not None, 0.0 if max_force is None else float(max_force)
     flat_pos, flat_charge = pos.reshape(-1, *pos.shape[-2:]), charge.reshape(-1, charge.shape[-1])
     out = forces_kernel(flat_pos, flat_charge, clip, limit, block_size(pos.shape[-2]))
     return out.reshape(*lead, *out.shape[1:])
+
+
+def _check_shapes(pos: np.ndarray, charge: np.ndarray, vel: np.ndarray | None = None) -> None:
+    """The kernels read without bounds checks: positions (..., n, 3), charges (..., n), velocities as positions,
+    else a ValueError naming the shapes."""
+    bad_vel = vel is not None and vel.shape != pos.shape
+    if pos.ndim < 2 or pos.shape[-1] != 3 or charge.shape != pos.shape[:-1] or bad_vel:
+        given = f"pos {pos.shape}, charge {charge.shape}" + ("" if vel is None else f", vel {vel.shape}")
+        raise ValueError(f"n-body state shapes {given}: expected pos and vel (..., n, 3) and charge (..., n)")
 
 
 def _as_f64(a) -> np.ndarray:
@@ -113,6 +123,9 @@ def simulate(
     n_steps = frames[-1] * record_every
     record = np.asarray([f * record_every for f in frames], dtype=np.int64)
     pos, vel, charge = _as_f64(state["pos"]), _as_f64(state["vel"]), _as_f64(state["charge"])
+    _check_shapes(pos, charge, vel)
+    if pos.ndim != 3:
+        raise ValueError(f"n-body state shapes: expected pos (S, n, 3), got {pos.shape}")
     S = pos.shape[0]
     pos_out = np.empty((S, len(frames), *pos.shape[1:]))
     vel_out = np.empty_like(pos_out)

@@ -56,12 +56,14 @@ def test_close_pairs_clip_and_coincident_pairs_match():
 def test_threads_do_not_change_the_bytes():
     import numba
 
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("numba has one thread here (NUMBA_NUM_THREADS=1): nothing to compare")
     state = initial_state(150, 5, [5, 7])
     before = numba.get_num_threads()
     try:
         numba.set_num_threads(1)
         one = simulate(state, [0, 3], record_every=30)
-        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        numba.set_num_threads(2)
         many = simulate(state, [0, 3], record_every=30)
     finally:
         numba.set_num_threads(before)
@@ -77,3 +79,16 @@ def test_tiny_datasets_match_the_committed_manifests(name, tmp_path):
     ds = D.generate_dataset(card, "tiny", root=tmp_path, force=True, progress=False)
     official = json.loads(D.official_manifest_path(name, int(card.version), "tiny").read_text())
     assert ds.checksum == official["checksum"]
+
+
+@pytest.mark.parametrize(
+    "pos, charge",
+    [((200, 4, 3), (4,)), ((10, 4, 2), (10, 4)), ((10, 4, 3), (10, 5))],
+)
+def test_wrong_shapes_are_refused_not_read_out_of_bounds(pos, charge):
+    from bench.tasks.nbody.systems import forces, simulate
+
+    with pytest.raises(ValueError, match="expected pos"):
+        forces(np.zeros(pos), np.ones(charge))
+    with pytest.raises(ValueError, match="expected pos"):
+        simulate({"pos": np.zeros(pos), "vel": np.zeros(pos), "charge": np.ones(charge)}, [1], record_every=1)
