@@ -1,11 +1,15 @@
-"""Elementwise float64 ``exp`` and ``log`` of the C library, for simulators whose bytes must repeat on every x86 CPU.
+"""Elementwise float64 ``exp``, ``log``, ``cos`` and ``sin`` of the C library, for simulators whose bytes must
+repeat across x86 CPUs.
 
-numpy computes ``np.exp`` and ``np.log`` with its own AVX-512 kernels where the CPU has them; their last bits
-differ from the C library's in rare cases, and a simulation carries such a difference into its data (the
-``types16`` and ``r1`` datasets of version 1, made on an AVX-512 machine, could not be regenerated on an AVX2 one).
-These are numba ufuncs of ``math.exp`` and ``math.log``, which call the C library on every CPU; where numpy has
-no such kernel (AVX2 and older) both give the same bytes. ``log(0)`` is −inf, as numpy's (with numpy's
-divide-by-zero warning, which ``np.errstate`` governs).
+numpy computes these with its own AVX-512 kernels where the CPU has them; their last bits differ from the C
+library's in rare cases, and a simulation carries such a difference into its data (the ``types16`` and ``r1``
+datasets of version 1, made on an AVX-512 machine, could not be regenerated on an AVX2 one). These are numba
+ufuncs of ``math.exp`` etc., which call the C library (libm) on every CPU; where numpy has no such kernel (AVX2
+and older) both give the same bytes. What they guarantee is the bytes of one libm build (glibc's, on the
+FMA-capable x86 CPUs of the last decade) on any of those CPUs; another C library may differ. numba vectorises a
+ufunc's loop with Intel's SVML instead, if it finds SVML installed (``icc_rt``): then the bytes may differ from
+the official datasets, and the first use warns. ``log(0)`` is −inf, as numpy's (with numpy's divide-by-zero
+warning, which ``np.errstate`` governs).
 """
 
 from __future__ import annotations
@@ -25,12 +29,26 @@ def _log(v: float) -> float:
     return math.log(v)
 
 
+def _cos(v: float) -> float:
+    return math.cos(v)
+
+
+def _sin(v: float) -> float:
+    return math.sin(v)
+
+
 @functools.cache
-def _ufuncs() -> tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]:
-    """Compiled on first use (and cached on disk)."""
+def _ufuncs() -> tuple[Callable[[np.ndarray], np.ndarray], ...]:
+    """exp, log, cos, sin: compiled on first use (and cached on disk)."""
+    import warnings
+
     import numba
 
-    return tuple(numba.vectorize(["float64(float64)"], cache=True)(f) for f in (_exp, _log))  # type: ignore[return-value]
+    if numba.config.USING_SVML:
+        warnings.warn("numba uses Intel's SVML here (icc_rt is installed): bench.tasks.libm's exp/log/cos/sin may "
+                      "differ from the C library's in their last bits, and datasets from the official ones; "
+                      "set NUMBA_DISABLE_INTEL_SVML=1", stacklevel=3)  # fmt: skip
+    return tuple(numba.vectorize(["float64(float64)"], cache=True)(f) for f in (_exp, _log, _cos, _sin))
 
 
 def exp(x) -> np.ndarray:
@@ -41,3 +59,13 @@ def exp(x) -> np.ndarray:
 def log(x) -> np.ndarray:
     """The C library's log of every element of ``x`` (float64)."""
     return _ufuncs()[1](np.asarray(x, dtype=np.float64))
+
+
+def cos(x) -> np.ndarray:
+    """The C library's cos of every element of ``x`` (float64)."""
+    return _ufuncs()[2](np.asarray(x, dtype=np.float64))
+
+
+def sin(x) -> np.ndarray:
+    """The C library's sin of every element of ``x`` (float64)."""
+    return _ufuncs()[3](np.asarray(x, dtype=np.float64))

@@ -18,16 +18,19 @@ minimum-image neighbourhood of a node sees one continuous field:
   sides over the run, in a random direction), and each mode also turns its phase at its own rate (up to
   ``deform`` turns over the run, random sign), so that its shape changes while it moves.
 
-The values are the same bytes on every x86 CPU: the sums over modes are elementwise products and numpy
-reductions (no BLAS call, whose kernel, chosen per CPU, changes the last bits; task version 1 used one), and the
-scaled values are rounded to float32, the precision the dataset stores, before the simulation uses them, so that
-an ulp of difference in ``np.cos`` (numpy's AVX-512 kernels differ from the others' by a few) almost never
-reaches them.
+The values repeat across x86 CPUs: the sums over modes are elementwise products and numpy reductions (no BLAS
+call, whose kernel, chosen per CPU, changes the last bits; task version 1 used one), the cosines are the C
+library's (``bench.tasks.libm``; numpy's AVX-512 kernels differ in rare last bits), and the scaled values are
+rounded to float32, the precision the dataset stores, before the simulation uses them.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+
+from bench.tasks.libm import cos
 
 KINDS = ("static", "dynamic")
 
@@ -87,12 +90,12 @@ def fourier_field(
         times = np.zeros(1)
     else:
         times = np.arange(frames) / max(frames - 1, 1)  # 0 .. 1 over the run
-    shift = drift * box * np.array([np.cos(angle), np.sin(angle)])  # the drift over the whole run
+    shift = drift * box * np.array([math.cos(angle), math.sin(angle)])  # the drift over the whole run
     values = np.empty((len(times), nodes.shape[0]))
     for f, s in enumerate(times):
         x = (nodes[:, 0] - s * shift[0])[:, None]
         y = (nodes[:, 1] - s * shift[1])[:, None]
         arg = x * k[:, 0] + y * k[:, 1] + phase + (rate * s if kind == "dynamic" else 0.0)  # (M, K), no BLAS
-        values[f] = (np.cos(arg) * amplitude).sum(axis=1)
+        values[f] = (cos(arg) * amplitude).sum(axis=1)
     lo, hi = values.min(), values.max()
     return ((values - lo) / (hi - lo) * value_max).astype(np.float32).astype(np.float64)

@@ -1,4 +1,4 @@
-"""``bench.tasks.libm``: the C library's exp and log, bit for bit, whatever numpy's own kernels do."""
+"""``bench.tasks.libm``: the C library's exp, log, cos and sin, bit for bit, whatever numpy's own kernels do."""
 
 from __future__ import annotations
 
@@ -6,15 +6,18 @@ import math
 
 import numpy as np
 
-from bench.tasks.libm import exp, log
+from bench.tasks.libm import cos, exp, log, sin
 
 
-def test_exp_and_log_are_the_c_librarys_bit_for_bit():
+def test_exp_log_cos_and_sin_are_the_c_librarys_bit_for_bit():
     rng = np.random.default_rng(3)
     x = np.concatenate([rng.uniform(-700, 700, 5000), rng.normal(size=5000)])
     y = np.concatenate([rng.uniform(1e-300, 1e300, 5000), rng.uniform(0, 2, 5000)])
     np.testing.assert_array_equal(exp(x), [math.exp(v) for v in x])
     np.testing.assert_array_equal(log(y), [math.log(v) for v in y])
+    angles = np.concatenate([rng.uniform(-1e4, 1e4, 5000), rng.normal(size=5000)])
+    np.testing.assert_array_equal(cos(angles), [math.cos(v) for v in angles])
+    np.testing.assert_array_equal(sin(angles), [math.sin(v) for v in angles])
     with np.errstate(divide="ignore"):
         assert log(np.array([0.0]))[0] == -np.inf and exp(np.array([-np.inf]))[0] == 0.0
     assert exp(2.0).shape == () and log([1.0, math.e]).tolist() == [0.0, 1.0]
