@@ -50,24 +50,35 @@ def model_capabilities(card) -> tuple[str, ...]:
     listed = card.get("capabilities")
     if listed is None:
         return tuple(model_class(card).capabilities())
+    _check_listed(card, listed, names=False)  # the names are checked when the model runs (torch-free here)
     return tuple(str(c) for c in listed)
+
+
+def _check_listed(card, listed, names: bool = True) -> None:
+    """A card's ``capabilities`` is a list (of known names: ``names``, which imports ``bench.model`` and torch),
+    else a ``BenchError`` naming the bad value."""
+    name = card.get("name")
+    if isinstance(listed, str) or not hasattr(listed, "__iter__"):
+        raise BenchError(f"model card '{name}': capabilities must be a list (capabilities: [edge_messages, ...]), "
+                         f"not {listed!r}")  # fmt: skip
+    if not names:
+        return
+    from bench.model import CAPABILITIES
+
+    for capability in listed:
+        if capability not in CAPABILITIES:
+            raise BenchError(f"model card '{name}', capabilities: {unknown('capability', capability, CAPABILITIES)}")
 
 
 def check_card_capabilities(card) -> None:
     """Raise a ``BenchError`` when a card's ``capabilities`` list is not what its class exposes: an unknown
     name, or another set than the methods the class overrides. A card without the list passes."""
-    from bench.model import CAPABILITIES
 
     listed = card.get("capabilities")
     if listed is None:
         return
     name = card.get("name")
-    if isinstance(listed, str) or not hasattr(listed, "__iter__"):
-        raise BenchError(f"model card '{name}': capabilities must be a list (capabilities: [edge_messages, ...]), "
-                         f"not {listed!r}; valid names: {', '.join(CAPABILITIES)}")  # fmt: skip
-    for capability in listed:
-        if capability not in CAPABILITIES:
-            raise BenchError(f"model card '{name}', capabilities: {unknown('capability', capability, CAPABILITIES)}")
+    _check_listed(card, listed)
     actual = model_class(card).capabilities()
     if set(listed) != set(actual) or len(listed) != len(set(listed)):
         raise BenchError(f"model card '{name}' lists capabilities: {[str(c) for c in listed]}, but its class "

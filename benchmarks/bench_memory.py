@@ -11,6 +11,7 @@ Their generation is not part of the figure; ``benchmarks/simulator_speed.py`` ti
 
 from __future__ import annotations
 
+import os
 import tempfile
 
 STEPS = 20
@@ -59,7 +60,7 @@ class FirstCommand:
     timeout = 1800
 
     def setup_cache(self):
-        data_dir = tempfile.mkdtemp(prefix="bench-asv-first-")
+        data_dir = os.path.abspath("data-first-command")  # in the folder asv gives setup_cache, which it removes
         generate(FIRST_COMMAND, None, data_dir)
         return data_dir
 
@@ -73,7 +74,7 @@ class PaperRun:
     timeout = 3600
 
     def setup_cache(self):
-        data_dir = tempfile.mkdtemp(prefix="bench-asv-paper-")
+        data_dir = os.path.abspath("data-paper")  # in the folder asv gives setup_cache, which it removes
         for run in PAPER_RUNS.values():
             generate(run, "paper", data_dir)
         return data_dir

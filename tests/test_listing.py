@@ -154,6 +154,8 @@ def test_a_card_whose_capabilities_differ_from_its_class_is_refused():
     ]:
         with pytest.raises(BenchError, match=message):
             check_card_capabilities({**card, "capabilities": wrong})
+    with pytest.raises(BenchError, match=r"capabilities must be a list .*not 'edge_messages'"):
+        model_capabilities({**card, "capabilities": "edge_messages"})  # bench list: not read letter by letter
     del card["capabilities"]  # a card without the list (an outside model's): the class is asked
     check_card_capabilities(card)
     assert model_capabilities(card) == ("edge_messages",)

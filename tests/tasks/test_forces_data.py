@@ -30,7 +30,7 @@ def test_same_bytes_twice_and_seed_changes_them(tmp_path):
 def test_matches_committed_official_manifest(system, data_root):
     card = task_card(system)
     ds = D.generate_dataset(card, "tiny", root=data_root, progress=False)
-    official = json.loads((D.OFFICIAL_MANIFESTS / f"{system}-v{card.version}-tiny.json").read_text())
+    official = json.loads(D.official_manifest_path(system, int(card.version), "tiny").read_text())
     assert ds.checksum == official["checksum"]
 
 
