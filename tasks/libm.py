@@ -37,6 +37,18 @@ def _sin(v: float) -> float:
     return math.sin(v)
 
 
+def with_disk_cache(make: Callable[[bool], Callable], function: Callable) -> Callable:
+    """``make(True)(function)``: numba's compiled ``function``, cached on disk; or ``make(False)(function)``, compiled
+    anew in each process, where numba finds no writable folder for its cache (neither beside the package nor
+    under ``NUMBA_CACHE_DIR`` or the user's cache folder): it raises "cannot cache function" then."""
+    try:
+        return make(True)(function)
+    except RuntimeError as e:
+        if "cannot cache" not in str(e):
+            raise
+        return make(False)(function)
+
+
 @functools.cache
 def _ufuncs() -> tuple[Callable[[np.ndarray], np.ndarray], ...]:
     """exp, log, cos, sin: compiled on first use (and cached on disk)."""
@@ -48,7 +60,8 @@ def _ufuncs() -> tuple[Callable[[np.ndarray], np.ndarray], ...]:
         warnings.warn("numba uses Intel's SVML here (icc_rt is installed): bench.tasks.libm's exp/log/cos/sin may "
                       "differ from the C library's in their last bits, and datasets from the official ones; "
                       "set NUMBA_DISABLE_INTEL_SVML=1", stacklevel=3)  # fmt: skip
-    return tuple(numba.vectorize(["float64(float64)"], cache=True)(f) for f in (_exp, _log, _cos, _sin))
+    return tuple(with_disk_cache(lambda cache: numba.vectorize(["float64(float64)"], cache=cache), f)
+                 for f in (_exp, _log, _cos, _sin))  # fmt: skip
 
 
 def exp(x) -> np.ndarray:

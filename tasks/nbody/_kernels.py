@@ -28,8 +28,15 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from bench.tasks.libm import with_disk_cache
 
-@njit(cache=True, error_model="numpy")
+
+def _njit(**options):
+    """``numba.njit(cache=True, **options)``, without the disk cache where no folder for it is writable."""
+    return lambda function: with_disk_cache(lambda cache: njit(cache=cache, **options), function)
+
+
+@_njit(error_model="numpy")
 def _block_forces(x, q, nb, s, F, clip, max_force):
     """Forces F (3, n, B) of the block's positions x (3, n, B) and charges q (n, B), first ``nb`` lanes;
     clipped to ±max_force when ``clip``. ``s`` (n, n, B) is scratch: the strength of pair (i ≤ j) in s[i, j]."""
@@ -86,7 +93,7 @@ def _block_forces(x, q, nb, s, F, clip, max_force):
                         F[c, i, b] = max_force
 
 
-@njit(cache=True, error_model="numpy")
+@_njit(error_model="numpy")
 def forces_kernel(pos, charge, clip, max_force, block):
     """Forces (S, n, 3) of positions (S, n, 3) and charges (S, n); see ``systems.forces``."""
     S, n = pos.shape[0], pos.shape[1]
@@ -110,7 +117,7 @@ def forces_kernel(pos, charge, clip, max_force, block):
     return out
 
 
-@njit(cache=True, error_model="numpy", parallel=True)
+@_njit(error_model="numpy", parallel=True)
 def simulate_kernel(pos, vel, charge, record_steps, n_steps, dt, clip, max_force, block, pos_out, vel_out):
     """Kick-drift integration of ``n_steps`` steps of every simulation of ``pos``/``vel`` (S, n, 3), charges
     (S, n); the state after step ``record_steps[k]`` (sorted; 0: the initial state) goes to

@@ -21,3 +21,29 @@ def test_exp_log_cos_and_sin_are_the_c_librarys_bit_for_bit():
     with np.errstate(divide="ignore"):
         assert log(np.array([0.0]))[0] == -np.inf and exp(np.array([-np.inf]))[0] == 0.0
     assert exp(2.0).shape == () and log([1.0, math.e]).tolist() == [0.0, 1.0]
+
+
+def test_without_a_writable_cache_folder_the_function_is_compiled_without_disk_cache():
+    import pytest
+
+    from bench.tasks.libm import with_disk_cache
+
+    def make(cache):
+        def decorate(function):
+            if cache:  # numba's error where no cache folder is writable
+                raise RuntimeError(f"cannot cache function {function.__name__!r}: no locator available for file 'x'")
+            return ("compiled without cache", function)
+
+        return decorate
+
+    assert with_disk_cache(make, math.exp) == ("compiled without cache", math.exp)
+    assert with_disk_cache(lambda cache: lambda f: ("cached", cache), math.exp) == ("cached", True)
+
+    def broken(cache):
+        def decorate(function):
+            raise RuntimeError("something else")
+
+        return decorate
+
+    with pytest.raises(RuntimeError, match="something else"):  # other errors are not swallowed
+        with_disk_cache(broken, math.exp)
