@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bench.pairs import ordered_pairs
+from bench.tasks.libm import log
 
 SOFTENING = 0.01
 """Added to every pair distance: ``r' = r + 0.01`` (Cranmer et al.)."""
@@ -57,9 +58,7 @@ def _spring_dV(rp, qi, qj, mi, mj):
 
 
 def _r1_V(rp, qi, qj, mi, mj):
-    from bench.tasks.libm import log  # the C library's: numpy's AVX-512 log differs in rare last bits (r1 v1)
-
-    return mi * mj * log(rp)
+    return mi * mj * log(rp)  # the C library's: numpy's AVX-512 log differs in rare last bits (r1 v1)
 
 
 def _r1_dV(rp, qi, qj, mi, mj):

@@ -28,11 +28,11 @@ from collections.abc import Callable
 
 import numpy as np
 
+from bench.tasks.libm import exp, log
+
 
 def pair_function(r: np.ndarray, params: np.ndarray, sigma: float) -> np.ndarray:
     """f_p(r) of the receivers' parameters ``params`` (..., 4) at distances ``r`` (...) (broadcast)."""
-    from bench.tasks.libm import exp, log
-
     r2 = np.asarray(r, dtype=np.float64) ** 2
     p = np.asarray(params, dtype=np.float64)
     two_s2 = 2.0 * sigma**2

@@ -82,7 +82,7 @@ def _pairs_of_each(n: int) -> tuple[np.ndarray, np.ndarray]:
     i, j = np.triu_indices(n, k=1)
     number = np.zeros((n, n), dtype=np.intp)
     number[i, j] = number[j, i] = np.arange(i.size)
-    partners = np.array([[k for k in range(n) if k != a] for a in range(n)], dtype=np.intp).reshape(n, n - 1)
+    partners = np.array([[k for k in range(n) if k != a] for a in range(n)], dtype=np.intp)
     rows = np.arange(n)[:, None]
     return number[rows, partners], np.where(rows < partners, 1.0, -1.0)
 
