@@ -124,7 +124,8 @@ def test_sweep_expands_every_combination():
     "overrides, budget",
     [
         (["task=spring", "scale=tiny"], {"generations": 50, "population_size": 200, "time_limit_s": 30}),
-        (["task=spring", "scale=quick"], {"generations": 1000, "population_size": 1000, "time_limit_s": 300}),
+        (["task=spring", "scale=quick"], {"generations": 100, "population_size": 500, "time_limit_s": 30}),
+        (["task=spring", "scale=quick", "sr=pysr"], {"niterations": 600, "time_limit_s": 30}),
         (["task=spring", "scale=paper"], {"generations": 1000, "population_size": 1000, "time_limit_s": 300}),
         (["task=spring", "scale=tiny", "sr=pysr"], {"niterations": 100, "time_limit_s": 30, "maxsize": 23}),
         (["task=spring", "scale=paper", "sr=pysr"], {"niterations": 6000, "time_limit_s": 300}),
@@ -139,6 +140,15 @@ def test_symbolic_regression_budget_follows_the_scale(overrides, budget):
     sr = compose(overrides).sr
     assert {k: sr[k] for k in budget} == budget
     assert "per_scale" not in sr  # the composed configuration shows the budget the run uses
+
+
+def test_the_forces_report_pins_the_full_symbolic_regression_budget():
+    from bench.tasks.forces.report import full_sr_budget
+
+    assert full_sr_budget() == ["sr.generations=1000", "sr.population_size=1000", "sr.time_limit_s=300"]
+    assert full_sr_budget("pysr") == ["sr.niterations=6000", "sr.time_limit_s=300"]
+    sr = compose(["task=spring", "scale=quick", *full_sr_budget()]).sr
+    assert (sr.generations, sr.population_size, sr.time_limit_s) == (1000, 1000, 300)
 
 
 def test_a_per_scale_block_is_checked():

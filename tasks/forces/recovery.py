@@ -221,10 +221,16 @@ class RecoveryScore:
             return {"recovered": True, "check": "ratio", "remainder": str(ratio), "truth": str(truth)}
         return {"recovered": False, "check": "difference", "remainder": str(remainder), "truth": str(truth)}
 
-    def __call__(self, input_dict: dict[str, Any]) -> dict[str, Any]:
+    def __call__(self, input_dict: dict[str, Any], lazy: bool = False) -> dict[str, Any]:
+        """Both verdicts on ``input_dict["expression"]``. ``lazy``: skip the symbolic check (SymPy's simplify, up to
+        seconds per expression) where the numeric verdict already failed, since it cannot change ``recovered``;
+        ``symbolic`` then says it was not checked (symbolic regression scores every expression of its front)."""
         expr = parse(input_dict["expression"], self.dim)
         numeric = self.numeric(expr)
-        symbolic = self.symbolic(expr)
+        if lazy and not numeric["recovered"] and self.law is not None:
+            symbolic = {"recovered": False, "check": "skipped", "remainder": "not checked: the numeric verdict failed"}
+        else:
+            symbolic = self.symbolic(expr)
         recovered = numeric["recovered"] and (symbolic is None or symbolic["recovered"])
         return {"recovered": bool(recovered), "numeric": numeric, "symbolic": symbolic,
                 "expression": str(expr), "latex": latex(expr, self.dim)}  # fmt: skip

@@ -177,7 +177,9 @@ def render(records: list[dict[str, Any]], roots: list[Path]) -> str:
         'excluded); published R² from the report "Symbolic Distillation of GNNs" (Table 3). Recovery counts seeds '
         "whose symbolic-regression expression (chosen by PySR's rule, or anywhere on the Pareto front) passes the "
         "recovery score (R² ≥ 0.999 linear in the true force inside and outside the training range, and the "
-        "SymPy check); `eql-gnn` is scored on its own equation. Published recovery: that report's Table 5 "
+        "SymPy check); `eql-gnn` is scored on its own equation. The symbolic regression has the report's full "
+        "budget (operon: 1000 generations of 1000 expressions, at most 300 s per message component; `--run` "
+        "pins it, while a plain run at `quick` gets 100 × 500 and 30 s). Published recovery: that report's Table 5 "
         "(message 1 / message 2) and the GNN+EQL report. Each row states its budget.\n\n"
     )
     return head + (table(records) if records else "No force-family result records found.") + "\n"
@@ -186,6 +188,17 @@ def render(records: list[dict[str, Any]], roots: list[Path]) -> str:
 # The GNN+EQL report's edge inputs per force: [Δ, r, 1/r, m_1, m_2] for spring and 1/r (the card's
 # default), [Δ, 1/r³, m_1, m_2] for 1/r²; charge (q_i q_j Δ / r³) gets the charges in place of the masses.
 EQL_INPUTS = {"r2": "[delta,inv_rp3,m_i,m_j]", "charge": "[delta,inv_rp3,q_i,q_j]"}
+
+
+def full_sr_budget(engine: str = "operon") -> list[str]:
+    """``sr.KEY=value`` overrides of the engine's full budget (the card's own values of the keys its ``per_scale``
+    blocks change: the published report's), which the report's runs pin: at ``scale=quick`` a run otherwise gets
+    the card's smaller ``per_scale`` budget."""
+    from omegaconf import OmegaConf
+
+    card = OmegaConf.load(Path(__file__).resolve().parent / "conf" / "sr" / f"{engine}.yaml")
+    scaled = sorted({str(k) for block in (card.get("per_scale") or {}).values() for k in block or {}})
+    return [f"sr.{k}={card[k]}" for k in scaled]
 
 
 def run_missing(
@@ -204,7 +217,7 @@ def run_missing(
         extra += [f"threads={threads}"] if threads else []
         cfg = compose([f"task={system}", f"model={model}", f"seed={seed}", "scale=quick", f"scale.epochs={epochs}",
                        "scale.patience=null", f"out={roots[0]}", "progress=false", f"precision={precision}",
-                       *extra])  # fmt: skip
+                       *full_sr_budget(), *extra])  # fmt: skip
         path = run(cfg)
         print(f"    {time.perf_counter() - t0:.0f} s → {path}", flush=True)
 

@@ -175,7 +175,7 @@ def run_sr(
         elapsed = time.perf_counter() - t0
         for entry in front:
             expr = recovery.parse(entry["expression"], dim)
-            verdict = score({"expression": expr})
+            verdict = score({"expression": expr}, lazy=True)
             entry.update(expression=verdict["expression"], latex=verdict["latex"], recovered=verdict["recovered"],
                          numeric=verdict["numeric"], symbolic=verdict["symbolic"])  # fmt: skip
         k = choose(front)

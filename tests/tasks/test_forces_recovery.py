@@ -44,6 +44,15 @@ def test_wrong_law_fails_both_verdicts(system):
     assert not result["symbolic"]["recovered"] and result["symbolic"]["remainder"] != "0"
 
 
+@pytest.mark.parametrize("system", ["spring", "charge"])
+def test_lazy_scoring_skips_only_the_symbolic_check_of_a_numeric_failure(system):
+    score = RecoveryScore(system, 2, R_RANGE)
+    wrong, right = score({"expression": WRONG[system]}, lazy=True), score({"expression": RIGHT[system]}, lazy=True)
+    assert not wrong["recovered"] and wrong["symbolic"]["check"] == "skipped"
+    assert wrong["numeric"] == score({"expression": WRONG[system]})["numeric"]
+    assert right["recovered"] and right["symbolic"]["check"] in ("difference", "ratio")
+
+
 def test_published_bottleneck_spring_expression_counts():
     """Report "Symbolic Distillation", spring, bottleneck, message 1, as printed there."""
     expr = "(1/rp - 0.99950946)*(0.8855752*dy + 1.8560125*dx) + 0.031805687"
