@@ -89,11 +89,12 @@ def _numpy_sum(a, n):
 
 
 @_njit(error_model="numpy")
-def _pair_scales(code, x, q, m, w, r2):
-    """``w[i, j, b]`` = ``−dV(r') / r`` of every pair i < j of the block (x (n, d, L), q and m (n, L)): the
-    derivative of ``systems`` for the system ``code``, term for term. ``r2`` (L,) is scratch. (No views of the
-    block arrays in the loops, here and below: each would count references with atomic operations.)"""
+def _block_accelerations(code, x, vel, q, m, damping, acc, w, r2):
+    """``systems.accelerations`` of a block of L simulations: x, vel, acc (n, d, L); q, m (n, L); w (n, n, L) and
+    r2 (L,) scratch. (No views of the block arrays in the loops, here and in ``advance``: each would count
+    references with atomic operations.)"""
     n, d, L = x.shape
+    # w[i, j] = −dV(r') / r of every pair i < j: the derivative of ``systems`` for the system ``code``, term for term
     for i in range(n):
         for j in range(i + 1, n):
             for b in range(L):
@@ -137,14 +138,7 @@ def _pair_scales(code, x, q, m, w, r2):
                     rp = r + SOFTENING
                     dV = 0.0 if rp < 2.0 else 2.0 * (rp - 1.0)
                     w[i, j, b] = -dV / r
-
-
-@_njit(error_model="numpy")
-def _block_accelerations(code, x, vel, q, m, damping, acc, w, r2):
-    """``systems.accelerations`` of a block of L simulations: x, vel, acc (n, d, L); q, m (n, L); w (n, n, L) and
-    r2 (L,) scratch. Each receiver's terms are added in sender order, starting from the first term."""
-    n, d, L = x.shape
-    _pair_scales(code, x, q, m, w, r2)
+    # each receiver's terms (−dV / r)·(x_i − x_j), added in sender order starting from the first term; / m; damping
     for i in range(n):
         j0 = 1 if i == 0 else 0
         for c in range(d):
@@ -165,35 +159,6 @@ def _block_accelerations(code, x, vel, q, m, damping, acc, w, r2):
 
 
 @_njit(error_model="numpy")
-def _gather(src, s0, nb, dst):
-    """Simulations s0 … s0+nb−1 of ``src`` (S, n, d) into the lanes of ``dst`` (n, d, L); the lanes past nb
-    repeat the last simulation (a real state: no lane computes from garbage)."""
-    for b in range(dst.shape[2]):
-        s = s0 + min(b, nb - 1)
-        for i in range(src.shape[1]):
-            for c in range(src.shape[2]):
-                dst[i, c, b] = src[s, i, c]
-
-
-@_njit(error_model="numpy")
-def _gather2(src, s0, nb, dst):
-    """``_gather`` of (S, n) into (n, L)."""
-    for b in range(dst.shape[1]):
-        s = s0 + min(b, nb - 1)
-        for i in range(src.shape[1]):
-            dst[i, b] = src[s, i]
-
-
-@_njit(error_model="numpy")
-def _scatter(src, s0, nb, dst):
-    """The first nb lanes of ``src`` (n, d, L) back to simulations s0 … of ``dst`` (S, n, d)."""
-    for b in range(nb):
-        for i in range(dst.shape[1]):
-            for c in range(dst.shape[2]):
-                dst[s0 + b, i, c] = src[i, c, b]
-
-
-@_njit(error_model="numpy")
 def accelerations_kernel(code, pos, vel, charge, mass, damping, lanes):
     """``systems.accelerations`` of pos, vel (S, n, d) with charges and masses (S, n): (S, n, d), as ``advance``
     computes them (``integrate`` takes its first from numpy; the tests compare the two)."""
@@ -204,12 +169,19 @@ def accelerations_kernel(code, pos, vel, charge, mass, damping, lanes):
     qb, mb, w, r2 = np.empty((n, L)), np.empty((n, L)), np.empty((n, n, L)), np.empty(L)
     for s0 in range(0, S, L):
         nb = min(L, S - s0)
-        _gather(pos, s0, nb, xb)
-        _gather(vel, s0, nb, vb)
-        _gather2(charge, s0, nb, qb)
-        _gather2(mass, s0, nb, mb)
+        for b in range(L):
+            s = s0 + min(b, nb - 1)
+            for i in range(n):
+                qb[i, b] = charge[s, i]
+                mb[i, b] = mass[s, i]
+                for c in range(d):
+                    xb[i, c, b] = pos[s, i, c]
+                    vb[i, c, b] = vel[s, i, c]
         _block_accelerations(code, xb, vb, qb, mb, damping, ab, w, r2)
-        _scatter(ab, s0, nb, out)
+        for b in range(nb):
+            for i in range(n):
+                for c in range(d):
+                    out[s0 + b, i, c] = ab[i, c, b]
     return out
 
 
@@ -230,13 +202,16 @@ def advance(code, x, v, a, q, m, damping, dissipated, h, k, lanes):
     sq, ke, work = np.empty(d), np.empty(n), np.empty(L)
     for s0 in range(0, S, L):
         nb = min(L, S - s0)
-        _gather(x, s0, nb, xb)
-        _gather(v, s0, nb, vb)
-        _gather(a, s0, nb, ab)
-        _gather2(q, s0, nb, qb)
-        _gather2(m, s0, nb, mb)
-        for b in range(L):
-            work[b] = dissipated[s0 + min(b, nb - 1)]
+        for b in range(L):  # the block's lanes; those past nb repeat the last simulation (no garbage in a lane)
+            s = s0 + min(b, nb - 1)
+            for i in range(n):
+                qb[i, b] = q[s, i]
+                mb[i, b] = m[s, i]
+                for c in range(d):
+                    xb[i, c, b] = x[s, i, c]
+                    vb[i, c, b] = v[s, i, c]
+                    ab[i, c, b] = a[s, i, c]
+            work[b] = dissipated[s]
         for _ in range(k):
             for i in range(n):
                 for c in range(d):
@@ -256,8 +231,10 @@ def advance(code, x, v, a, q, m, damping, dissipated, h, k, lanes):
                 for c in range(d):
                     for b in range(L):
                         vb[i, c, b] = vb[i, c, b] + half * ab[i, c, b]
-        _scatter(xb, s0, nb, x)
-        _scatter(vb, s0, nb, v)
-        _scatter(ab, s0, nb, a)
         for b in range(nb):
+            for i in range(n):
+                for c in range(d):
+                    x[s0 + b, i, c] = xb[i, c, b]
+                    v[s0 + b, i, c] = vb[i, c, b]
+                    a[s0 + b, i, c] = ab[i, c, b]
             dissipated[s0 + b] = work[b]
