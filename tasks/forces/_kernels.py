@@ -47,8 +47,8 @@ SYSTEM_CODES = {"spring": 0, "r1": 1, "r2": 2, "charge": 3, "superposition": 4, 
 """The kernel's number for each system of ``systems.POTENTIALS`` (``damped``'s pair force is ``spring``'s)."""
 
 LANES = 16
-"""Simulations side by side in a block (the default of ``advance``'s ``lanes``): the last, fastest axis of every
-block array, so that every loop over the lanes is a SIMD loop. Any count gives the same bytes. (A count known
+"""Simulations side by side in a block (``integrate`` passes it as ``advance``'s ``lanes``): the last, fastest axis
+of every block array, so that every loop over the lanes is a SIMD loop. Any count gives the same bytes. (A count known
 at compile time makes LLVM unroll the loops fully, and then not vectorise them.)"""
 
 MAX_SUM = 128
