@@ -126,7 +126,7 @@ def prepare(cfg: DictConfig) -> Prepared:
     training settings; writes the run folder's ``config.yaml``."""
     if cfg.threads:
         torch.set_num_threads(int(cfg.threads))
-        import numba  # the simulators' compiled kernels (n-body) run on numba's threads
+        import numba  # the simulators' compiled kernels (n-body, forces) run on numba's threads
 
         numba.set_num_threads(min(int(cfg.threads), numba.config.NUMBA_NUM_THREADS))
     task = cfg.task

@@ -1,6 +1,7 @@
 """Benchmark: every simulator against a reference-style loop and against its arithmetic limit, in one run.
 
     OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 python benchmarks/simulator_speed.py [--repeat 3] [--quick] [--paper]
+        [--only nbody|forces|relational|heterogeneous ...]
 
 Per simulator it prints the time per trajectory of ours and of a loop in the style of the published
 generators (one simulation at a time, a Python loop over steps doing numpy on that simulation's arrays;
@@ -8,9 +9,9 @@ written here, not copied), their ratio, and the fraction of the arithmetic limit
 
 - flop limit: the simulator's floating-point operations (counted per step below; √, ÷, exp and log count
   as one each) divided by this machine's measured peak (a 1024² float64 matmul on one thread);
-- for the Coulomb simulators, also the √/÷ limit: every pair needs one √ and one ÷, which no bit-identical
-  kernel can avoid (they cannot become a fused reciprocal square root) and which run on a divider much
-  slower than the multipliers; its throughput is measured with a tight vectorised numba loop.
+- for the Coulomb and force-law simulators, also the √/÷ limit: every pair needs one √ and one ÷, which no
+  bit-identical kernel can avoid (they cannot become a fused reciprocal square root) and which run on a
+  divider much slower than the multipliers; its throughput is measured with a tight vectorised numba loop.
 
 Each side is timed ``--repeat`` times, interleaved, and the fastest kept (the run least disturbed by other
 load on a shared machine). ``nbody100`` at paper scale (5000 / 2000 / 2000 trajectories of 4000, 4000 and
@@ -27,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+FAMILIES = ("nbody", "forces", "relational", "heterogeneous")
 
 
 def fastest(fn, repeat: int) -> float:
@@ -126,15 +128,20 @@ def bench_nbody(args, peak: float, divider: float) -> list[tuple]:
 
 
 # ----------------------------------------------------------------------------------- forces (family F)
-def forces_flops_per_step(n: int, d: int, substeps: int, system: str) -> float:
-    """Per substep: per ordered pair d (d −), r2 (d ×, d−1 +), √, r + ε, dV (≈ 4), −dV/r (2), force (d ×), sum (d +);
-    per body a / m (d ÷), the Verlet half-kicks and drift (6d)."""
-    per_pair = d + (2 * d - 1) + 1 + 1 + 4 + 2 + d + d
-    return substeps * (n * (n - 1) * per_pair + n * 7 * d)
+def forces_flops_per_step(n: int, d: int, substeps: int) -> float:
+    """Per substep, as the kernel computes it: per unordered pair r2 (d −, d ×, d−1 +), √, r + ε, dV (≈ 4), −dV / r
+    (2); per ordered pair the term (−dV / r)·(x_i − x_j) and its addition (d −, d ×, d +); per body a / m (d ÷) and
+    the Verlet half-kicks and drift (6d)."""
+    pairs = n * (n - 1) / 2
+    return substeps * (pairs * (3 * d + 7) + n * (n - 1) * 3 * d + n * 7 * d)
 
 
-def bench_forces(args, peak: float) -> list[tuple]:
-    from bench.tasks.forces.systems import POTENTIALS, initial_state, integrate
+def bench_forces(args, peak: float, divider: float) -> list[tuple]:
+    """``integrate`` (the compiled kernel, all simulations) against ``integrate_reference`` (numpy) run on one
+    simulation at a time, the reference-style loop; the numpy integrator on all simulations at once (the code
+    the kernel replaced) is printed beside. √÷ limit: one √ and one ÷ per unordered pair and substep (charge
+    has a second ÷ in its dV, spring none: a lower bound for both)."""
+    from bench.tasks.forces.systems import POTENTIALS, initial_state, integrate, integrate_reference
 
     rows = []
     n, d, steps, substeps, sims = 4, 2, 500 if not args.quick else 100, 4, 1000
@@ -142,18 +149,26 @@ def bench_forces(args, peak: float) -> list[tuple]:
         dt = POTENTIALS[system].dt
         state = initial_state(sims, n, d, seed=[0, 0])
         one = [{k: a[s : s + 1] for k, a in state.items()} for s in range(4)]
+        integrate(system, one[0], dt, 2, 1, 1)  # compile (or load the cache)
         t = interleaved(
             {
                 "ours": lambda system=system, state=state, dt=dt: integrate(system, state, dt, steps, 5, substeps),
                 "loop": lambda system=system, dt=dt, one=one: [
-                    integrate(system, o, dt, steps, 5, substeps) for o in one
+                    integrate_reference(system, o, dt, steps, 5, substeps) for o in one
                 ],
+                "numpy": lambda system=system, state=state, dt=dt: integrate_reference(
+                    system, state, dt, steps, 5, substeps
+                ),
             },
             args.repeat,
         )
         ours, loop = t["ours"] / sims, t["loop"] / len(one)
-        flops = forces_flops_per_step(n, d, substeps, system) * steps
-        rows.append((f"forces {system} {n}x{d}-D, {steps} steps", ours, loop, flops / peak / ours, None))
+        flops = forces_flops_per_step(n, d, substeps) * steps
+        floor = n * (n - 1) / 2 * substeps * steps / divider
+        name = f"forces {system} {n}x{d}-D, {steps}x{substeps} substeps"
+        rows.append((name, ours, loop, flops / peak / ours, floor / ours))
+        print(f"{name}: the numpy integrator on all {sims} simulations at once (integrate_reference) "
+              f"{t['numpy'] / sims * 1e3:.4f} ms/traj, {t['numpy'] / t['ours']:.1f}x ours")  # fmt: skip
     return rows
 
 
@@ -234,20 +249,29 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--quick", action="store_true", help="shorter trajectories (a smoke run)")
     p.add_argument("--paper", action="store_true", help="also generate nbody100 at paper scale (long)")
+    p.add_argument("--only", choices=FAMILIES, action="append", help="only this family's simulators (repeatable)")
     args = p.parse_args()
+    only = set(args.only or FAMILIES)
     import numba
 
     peak, divider = matmul_flops(), sqrt_div_rate()
     print(f"this machine: matmul peak {peak / 1e9:.2f} GFLOP/s; √+÷ {divider / 1e9:.3f} G/s "
           f"(numba threads {numba.get_num_threads()})")  # fmt: skip
-    rows = bench_nbody(args, peak, divider) + bench_forces(args, peak) + bench_relational(args, peak, divider)
-    rows += bench_heterogeneous(args, peak)
+    rows = []
+    if "nbody" in only:
+        rows += bench_nbody(args, peak, divider)
+    if "forces" in only:
+        rows += bench_forces(args, peak, divider)
+    if "relational" in only:
+        rows += bench_relational(args, peak, divider)
+    if "heterogeneous" in only:
+        rows += bench_heterogeneous(args, peak)
     print(f"{'simulator':<38} {'ours ms/traj':>12} {'loop ms/traj':>12} {'speed-up':>9} {'of flop peak':>12} "
           f"{'of √÷ limit':>11}")  # fmt: skip
     for name, ours, loop, frac, floor in rows:
         floor_s = f"{floor:>11.2f}" if floor is not None else f"{'-':>11}"
         print(f"{name:<38} {ours * 1e3:>12.4f} {loop * 1e3:>12.2f} {loop / ours:>9.1f} {frac:>12.3f} {floor_s}")
-    if args.paper:
+    if args.paper and "nbody" in only:
         import tempfile
 
         from bench.config import task_card

@@ -9,6 +9,10 @@ Arithmetic rules that make the bytes reproducible: float64 throughout; only ``+ 
 fixed order (no reductions whose order a SIMD kernel may choose); ``exp`` (for the masses) goes
 through the C library one number at a time. The energy bookkeeping (``energy``) does use reductions
 and ``log``: it only decides which simulations are re-integrated, never touches a stored value.
+
+``integrate`` runs its substeps in a compiled kernel (``_kernels``, numba) that repeats these numpy
+operations in their order, number for number; ``integrate_reference`` is the numpy integrator the datasets
+were first generated with, kept for the tests and ``benchmarks/simulator_speed.py``.
 """
 
 from __future__ import annotations
@@ -182,6 +186,14 @@ def initial_state(n_sims: int, n_particles: int, dim: int, seed: int) -> dict[st
     return {"pos": pos, "vel": vel, "charge": charge, "mass": mass}
 
 
+def _check_state(x: np.ndarray, v: np.ndarray, q: np.ndarray, m: np.ndarray) -> None:
+    """The kernels read without bounds checks: positions and velocities (S, n, d), charges and masses (S, n), at
+    least two particles (the numpy ``accelerations`` has no term to start a particle's sum from for one)."""
+    if x.ndim != 3 or v.shape != x.shape or q.shape != x.shape[:2] or m.shape != x.shape[:2] or x.shape[1] < 2:
+        raise ValueError(f"force-law state shapes pos {x.shape}, vel {v.shape}, charge {q.shape}, mass {m.shape}: "
+                         "expected pos and vel (S, n, d), charge and mass (S, n), n ≥ 2")  # fmt: skip
+
+
 def integrate(
     system: str,
     state: dict[str, np.ndarray],
@@ -197,8 +209,72 @@ def integrate(
     simulation: ``max_t |E_t - E_0| / mean_t K_t`` over the recorded frames, where ``E`` includes the
     work done by damping (``damped``) so that a perfect integrator would show zero for every system.
 
+    The substeps between two records run in a compiled kernel (``_kernels.advance``), the simulations split
+    among numba's thread count (``numba.set_num_threads``; ``threads=`` of ``bench run``); the records and the
+    energy bookkeeping stay here. Bit for bit ``integrate_reference`` (whose steps after the last record, which
+    change nothing returned, are not taken).
+
     Returns ``pos``/``vel`` (S, T, n, d), ``energy_drift`` (S,).
     """
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numba
+    from tqdm.auto import tqdm
+
+    from bench.tasks.forces._kernels import LANES, MAX_SUM, SYSTEM_CODES, advance
+
+    damping = get_potential(system).damping
+    x = np.array(state["pos"], dtype=np.float64, order="C")
+    v = np.array(state["vel"], dtype=np.float64, order="C")
+    q = np.ascontiguousarray(state["charge"], dtype=np.float64)
+    m = np.ascontiguousarray(state["mass"], dtype=np.float64)
+    _check_state(x, v, q, m)
+    if x.shape[1] > MAX_SUM:  # the kernel's copy of numpy's pairwise sum stops there (friction's work only)
+        return integrate_reference(system, state, dt, n_steps, record_every, substeps, progress)
+    code, h, k = SYSTEM_CODES[system], dt / substeps, record_every * substeps
+    S = x.shape[0]
+    n_frames = (n_steps - 1) // record_every + 1
+    pos_out = np.empty((S, n_frames) + x.shape[1:])
+    vel_out = np.empty_like(pos_out)
+    energies = np.empty((S, n_frames))
+    kinetic = np.empty((S, n_frames))
+    dissipated = np.zeros(S)
+    a = np.ascontiguousarray(accelerations(system, x, v, q, m))
+    # Simulations are independent: contiguous parts of them, one per thread, give the same bytes. The parts are
+    # whole blocks of the kernel's LANES simulations (a part's last block may be short).
+    blocks = -(-S // LANES)
+    bounds = np.linspace(0, blocks, max(1, min(numba.get_num_threads(), blocks)) + 1).round().astype(int) * LANES
+    parts = [slice(lo, min(hi, S)) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
+
+    def step(p: slice) -> None:
+        advance(code, x[p], v[p], a[p], q[p], m[p], damping, dissipated[p], h, k, LANES)
+
+    with ThreadPoolExecutor(len(parts)) as pool:
+        for frame in tqdm(range(n_frames), desc=f"simulate {system}", disable=not progress, leave=False):
+            pos_out[:, frame], vel_out[:, frame] = x, v
+            K, V = energy(system, x, v, q, m)
+            energies[:, frame], kinetic[:, frame] = K + V + dissipated, K
+            if frame + 1 == n_frames:
+                break
+            if len(parts) == 1:
+                step(parts[0])
+            else:
+                list(pool.map(step, parts))  # list(): re-raises a thread's exception here
+    drift = np.abs(energies - energies[:, :1]).max(1) / np.maximum(kinetic.mean(1), 1e-12)
+    return {"pos": pos_out, "vel": vel_out, "energy_drift": drift}
+
+
+def integrate_reference(
+    system: str,
+    state: dict[str, np.ndarray],
+    dt: float,
+    n_steps: int,
+    record_every: int,
+    substeps: int,
+    progress: bool = False,
+) -> dict[str, np.ndarray]:
+    """``integrate`` in numpy, one substep of every simulation per Python iteration (the simulator the
+    datasets were first generated with; ``integrate`` reproduces its bytes, tests/tasks/test_forces_kernels.py)."""
     from tqdm.auto import tqdm
 
     damping = get_potential(system).damping
