@@ -41,7 +41,7 @@ at = AppTest.from_file(sys.argv[1], default_timeout=120)
 at.run()
 elapsed = time.perf_counter() - t
 assert not at.exception, [e.value for e in at.exception]
-matrix = at.dataframe[0].value
+matrix = at.dataframe[-1].value  # the task × model matrix, below the tasks table
 print(f"{elapsed:.3f} {matrix.shape[0]} {matrix.shape[1]}")
 """
 

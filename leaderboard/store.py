@@ -37,8 +37,9 @@ from bench.records import RECORD_NAME
 OFFICIAL_ROOT = Path(__file__).resolve().parent / "results"
 CACHE_ENV = "BENCH_CACHE_DIR"
 """Environment variable naming the folder of the store indexes (default: the XDG cache folder)."""
-ROW_FORMAT = 2
-"""The columns ``flatten`` writes (2: with ``config_id`` and metric directions); an index of rows of another
+ROW_FORMAT = 3
+"""The columns ``flatten`` writes (2: with ``config_id`` and metric directions; 3: with the training budget
+of the run's scale, ``max_epochs`` and ``max_steps_per_epoch``); an index of rows of another
 format is another file, so it is never mixed with the rows of today's code."""
 INDEX_NAME = "index-{key}-r" + str(ROW_FORMAT) + ".parquet"
 """File name of a root's index in ``cache_dir()``; ``key``: the first 16 hex digits of the SHA-256 of its path."""
@@ -87,6 +88,8 @@ def flatten(record: dict[str, Any]) -> dict[str, Any]:
         "n_parameters": int(record["n_parameters"]),
         "train_time_s": float(record["train_time_s"]),
         "epochs_run": int(epochs),
+        "max_epochs": _budget(record, "epochs"),
+        "max_steps_per_epoch": _budget(record, "max_steps_per_epoch"),
         "time_per_epoch_s": float(record["train_time_s"]) / epochs if epochs else np.nan,
         "created": str(record.get("created", "")),
     }
@@ -96,6 +99,13 @@ def flatten(record: dict[str, Any]) -> dict[str, Any]:
     for name, value in (record.get("diagnostics") or {}).items():
         row[DIAGNOSTIC_PREFIX + name] = float(value)
     return row
+
+
+def _budget(record: dict[str, Any], key: str) -> float:
+    """The training budget of the run's scale (``config.scale.epochs``, ``.max_steps_per_epoch``); NaN if absent
+    or unlimited."""
+    value = ((record.get("config") or {}).get("scale") or {}).get(key)
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else np.nan
 
 
 def _lower_is_better(record: dict[str, Any], metric: str) -> bool:
@@ -332,6 +342,9 @@ def aggregate(frame: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
     df = df[df["value"].notna()]
     if "config_id" not in df.columns:  # a frame made by hand: one configuration per model
         df["config_id"] = ""
+    for column in ("max_epochs", "max_steps_per_epoch"):  # records flattened before row format 3
+        if column not in df.columns:
+            df[column] = np.nan
     grouped = df.groupby(GROUP_KEYS + ["metric"], sort=True, dropna=False)
     out = grouped.agg(
         mean=("value", "mean"),
@@ -347,6 +360,8 @@ def aggregate(frame: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
         task_family=("task_family", "first"),
         capabilities=("capabilities", "first"),
         model_version=("model_version", "max"),
+        max_epochs=("max_epochs", "max"),
+        max_steps_per_epoch=("max_steps_per_epoch", "max"),
     ).reset_index()
     out["n_parameters"] = out["n_parameters"].round().astype("int64")
     ranked = out["n_seeds"] >= MIN_SEEDS
@@ -357,10 +372,20 @@ def aggregate(frame: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
 
 
 def mean_pm_std(mean: float, std: float, digits: int = 4) -> str:
-    """``0.1234 ± 0.0056`` (``± –`` for a single seed)."""
-    if pd.isna(std):
+    """``0.123 ± 0.0056`` → ``0.1234 ± 0.0056``: the mean rounded to the precision of its std (the std to 2
+    significant digits, the mean to the same decimal place); ``± –`` for a single seed (``digits``
+    significant digits), ``± 0`` for a std of zero."""
+    if pd.isna(mean):
+        return "–"
+    if pd.isna(std) or not np.isfinite(std):
         return f"{mean:.{digits}g} ± –"
-    return f"{mean:.{digits}g} ± {std:.2g}"
+    if std == 0 or not np.isfinite(mean):
+        return f"{mean:.{digits}g} ± 0"
+    decimals = 1 - int(np.floor(np.log10(abs(std))))  # 2 significant digits of the std
+    if decimals <= 0:
+        step = 10.0 ** (-decimals)
+        return f"{round(mean / step) * step:.0f} ± {round(std / step) * step:.0f}"
+    return f"{mean:.{decimals}f} ± {std:.{decimals}f}"
 
 
 def results_table(agg: pd.DataFrame) -> pd.DataFrame:

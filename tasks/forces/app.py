@@ -15,11 +15,15 @@ def _label(row) -> str:
 
 
 def force_law_panel(rows: pd.DataFrame, read_record) -> None:
-    """The probe panel for the runs of ``rows`` whose model exposes edge messages."""
+    """The probe panel for the runs of ``rows`` whose model exposes edge messages, best probe R² first (the panel
+    opens on the best run)."""
     with_probe = rows[rows["capabilities"].str.contains("edge_messages")]
     if not len(with_probe):
         return
+    if "m:force_r2_robust" in with_probe.columns:
+        with_probe = with_probe.sort_values("m:force_r2_robust", ascending=False, na_position="last")
     st.subheader("Force law: messages against the true pair force")
+    st.caption("Opens on the run with the highest robust R² (force_r2_robust ↑).")
     labels = [_label(r) for _, r in with_probe.iterrows()]
     pick = st.selectbox("run", range(len(labels)), format_func=lambda i: labels[i], key="probe-run")
     show_probe(with_probe.iloc[pick]["run_dir"], read_record)
