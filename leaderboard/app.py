@@ -552,8 +552,7 @@ def _task_plots(agg: pd.DataFrame, rows: pd.DataFrame, metric: str, mi) -> None:
         st.caption("Measured on each run's own machine (timings), mean over seeds: shown, never ranked.")
 
 
-MIN_UNITS = 20
-"""Fewer resampled units than this: the bootstrap interval is unreliable, and the page says so."""
+MIN_UNITS = 20  # fewer resampled units than this: the bootstrap interval is unreliable, and the page says so
 
 
 def page_compare(frame: pd.DataFrame, sources: list[str], data_dir: str) -> None:

@@ -146,6 +146,21 @@ def _metrics(family, card: dict) -> tuple[MetricInfo, ...]:
     return _FAMILY_METRICS[family.name]
 
 
+def _described(family, card: dict) -> str:
+    """The family's own description of a task: ``describe_task(card)`` of its ``app`` module, where it has one."""
+    import importlib
+
+    package = type(family).__module__.rpartition(".")[0]
+    try:
+        describe = getattr(importlib.import_module(f"{package}.app"), "describe_task", None)
+    except ImportError:
+        return ""
+    try:
+        return str(describe(card)) if describe else ""
+    except Exception:  # a description is never worth a broken page
+        return ""
+
+
 @cache
 def tasks() -> dict[str, TaskInfo]:
     """Every task of every registered family, sorted by family then name."""
@@ -156,13 +171,14 @@ def tasks() -> dict[str, TaskInfo]:
         conf = Path(fam.conf_dir)
         fam_file = conf / "family" / f"{fam.name}.yaml"
         base = _load(fam_file) if fam_file.is_file() else {}
-        fam_about = _header(fam_file) if fam_file.is_file() else ""
+        fam_about = _header(fam_file).split(": what every")[0] if fam_file.is_file() else ""
         for name in sorted(fam.tasks()):
             path = conf / "task" / f"{name}.yaml"
             own = _load(path) or {}
             own.pop("defaults", None)
             card = _merge(base or {}, own)
-            out[name] = TaskInfo(name, fam.name, _header(path), fam_about, card, _metrics(fam, card))
+            about = _described(fam, card) or _header(path)
+            out[name] = TaskInfo(name, fam.name, about, fam_about, card, _metrics(fam, card))
     return out
 
 

@@ -10,6 +10,21 @@ import pandas as pd
 import streamlit as st
 
 
+def describe_task(card) -> str:
+    """What a force-law task simulates, for its card on the leaderboard (``bench.leaderboard.catalogue``)."""
+    from bench.tasks.forces.systems import POTENTIALS, SOFTENING
+
+    pot = POTENTIALS.get(str(card.get("system", card.get("name"))))
+    if pot is None:
+        return ""
+    plain = (pot.latex.replace(r"\mathrel{-}=", "-=").replace(r"\log", "log").replace(r"\,", " ")
+             .replace(r"\ ", " ").replace("\\", ""))  # fmt: skip
+    return (f"{card.get('n_particles')} particles in {card.get('dim')}-D under the pair potential V(r') = {plain} "
+            f"(r' = r + {SOFTENING}, time step {pot.dt}). A model predicts each particle's acceleration from the "
+            "positions, velocities, charges and masses; a model with edge messages is also asked whether its "
+            "messages recover the pair force (Cranmer et al. 2020, arXiv 2006.11287).")  # fmt: skip
+
+
 def _label(row) -> str:
     return f"{row['model']}{' (local)' if row['source'] == 'local' else ''} · {row['backend']} · seed {row['seed']}"
 
