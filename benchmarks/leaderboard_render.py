@@ -47,7 +47,7 @@ print(f"{elapsed:.3f} {matrix.shape[0]} {matrix.shape[1]}")
 
 
 def template() -> dict:
-    found = sorted((REPO / "leaderboard" / "results").rglob("result.json"))
+    found = sorted((REPO / "leaderboard" / "results").glob("*/spring/*/result.json"))  # a force task's record
     if not found:
         raise SystemExit("no official record to copy the shape of; run python -m bench.leaderboard.official first")
     return json.loads(found[0].read_text())

@@ -110,9 +110,8 @@ def _sources() -> list[str]:
     return shown
 
 
-@st.cache_resource(show_spinner=False)
 def _tasks() -> dict[str, catalogue.TaskInfo]:
-    return catalogue.tasks()
+    return catalogue.tasks()  # read once per set of registered families
 
 
 def _metric_info(task: str, metric: str, rows: pd.DataFrame) -> catalogue.MetricInfo:
@@ -140,11 +139,12 @@ def _budget(rows: pd.DataFrame) -> str:
     return f"at most {int(epochs)} epochs" + (f" of {int(steps)} steps" if pd.notna(steps) else "")
 
 
-def _entry_table(frame: pd.DataFrame, task: str, scale: str, metric: str) -> pd.DataFrame:
+def _entry_table(frame: pd.DataFrame, task: str, scale: str, metric: str, agg: pd.DataFrame | None = None):
     """Every entry of (task, scale) on ``metric`` with its global rank (over all records, whatever is shown),
-    the trivial baseline's figure, each entry's ratio to it and whether it is within noise of it."""
+    the trivial baseline's figure, each entry's ratio to it and whether it is within noise of it. ``agg``: the
+    entries already aggregated (``store.aggregate`` of every record of the task and scale)."""
     rows = frame[(frame["task"] == task) & (frame["scale"] == scale)]
-    agg = store.aggregate(rows, metric)
+    agg = store.aggregate(rows, metric) if agg is None else agg.reset_index(drop=True)
     info = _tasks().get(task)
     family = info.family if info else str(rows["task_family"].iat[0]) if len(rows) else ""
     trivial = catalogue.trivial_value(family, metric, rows)
@@ -213,6 +213,8 @@ def page_overview(frame: pd.DataFrame, sources: list[str]) -> None:
     if len(frame):
         st.query_params["scale"] = scale
     leaders, columns, made = [], {}, {}
+    primary_agg = aggregated(frame) if len(frame) else None  # every entry on its task's primary metric, ranked
+    by_key = dict(iter(primary_agg.groupby(["task", "scale"]))) if primary_agg is not None else {}
     for name in sorted(set(tasks) | set(frame["task"].unique()), key=lambda t: (tasks[t].family, t) if t in tasks
                        else ("~", t)):  # fmt: skip
         info = tasks.get(name)
@@ -225,7 +227,9 @@ def page_overview(frame: pd.DataFrame, sources: list[str]) -> None:
                "leader": "no entries yet", "mean ± std": "", "trivial": "", "entries": 0,
                "scale": at or ""}  # fmt: skip
         if at is not None:
-            table = _entry_table(frame, name, at, primary)
+            pre = by_key.get((name, at))
+            pre = pre if pre is not None and (pre["metric"] == primary).all() else None
+            table = _entry_table(frame, name, at, primary, agg=pre)
             table = table[table["source"].isin(sources)]
             row["entries"] = len(table)
             made.setdefault(at, {"tasks": [], "rows": []})

@@ -151,9 +151,11 @@ def _described(family, card: dict) -> str:
     import importlib
 
     package = type(family).__module__.rpartition(".")[0]
+    if not package:  # a family in a top-level module: no app module beside it
+        return ""
     try:
         describe = getattr(importlib.import_module(f"{package}.app"), "describe_task", None)
-    except ImportError:
+    except Exception:  # no app module (ImportError), or one that fails to import: the card's comment is used
         return ""
     try:
         return str(describe(card)) if describe else ""
@@ -161,13 +163,20 @@ def _described(family, card: dict) -> str:
         return ""
 
 
-@cache
 def tasks() -> dict[str, TaskInfo]:
-    """Every task of every registered family, sorted by family then name."""
-    from bench.family import families
+    """Every task of every registered family, sorted by family then name (read once per set of families)."""
+    from bench.family import family_names
 
+    return _tasks(tuple(family_names()))
+
+
+@cache
+def _tasks(names: tuple[str, ...]) -> dict[str, TaskInfo]:
+    from bench.family import get_family
+
+    families = [get_family(n) for n in names]
     out: dict[str, TaskInfo] = {}
-    for fam in sorted(families(), key=lambda f: f.name):
+    for fam in sorted(families, key=lambda f: f.name):
         conf = Path(fam.conf_dir)
         fam_file = conf / "family" / f"{fam.name}.yaml"
         base = _load(fam_file) if fam_file.is_file() else {}

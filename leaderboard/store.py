@@ -53,6 +53,9 @@ GROUP_KEYS = ["source", "task", "task_version", "scale", "data_checksum", "model
 on a task version, scale and dataset, on one backend, from one source; its records are its seeds."""
 MIN_SEEDS = 3
 """Distinct seeds an entry needs to be ranked."""
+EMPTY_COLUMNS = list(dict.fromkeys(["source", "run_dir", *GROUP_KEYS, "seed", "value", "primary_metric",
+                                    "task_family"]))  # fmt: skip
+"""The columns of a store without a valid record (each once)."""
 
 
 def model_family(model_class: str) -> str:
@@ -305,10 +308,12 @@ def load(
         parts.append(read_root(root, "local", use_index))
     frame = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else None
     if frame is None:
-        return Records(pd.DataFrame(columns=["source", "run_dir", *GROUP_KEYS, "seed", "value"]))
+        return Records(pd.DataFrame(columns=EMPTY_COLUMNS))
     bad = frame["_error"].notna()
     invalid = list(zip(frame.loc[bad, "run_dir"], frame.loc[bad, "_error"], strict=True))
     good = frame[~bad].drop(columns=["_error", "_size", "_mtime", "_rel"]).reset_index(drop=True)
+    if good.empty:  # every record invalid: the empty table of ``load``'s columns
+        return Records(pd.DataFrame(columns=EMPTY_COLUMNS), invalid)
     for col in ("task_version", "model_version", "seed", "n_parameters", "epochs_run"):
         if col in good.columns:
             good[col] = good[col].astype("int64")
