@@ -366,7 +366,8 @@ def _reference_table(task: str, metrics: list[str]) -> pd.DataFrame:
 def page_task(frame: pd.DataFrame, sources: list[str]) -> None:
     tasks = _tasks()
     names = sorted(set(tasks) | set(frame["task"].unique()))
-    task = _select("task", "task", names, default="spring" if "spring" in names else None, what="task")
+    task = _select("task", "task", names, default="spring" if "spring" in names else None, what="task",
+                   where=st.sidebar)  # fmt: skip
     if task is None:
         st.info("No tasks registered.")
         return
@@ -512,6 +513,9 @@ def _task_plots(agg: pd.DataFrame, rows: pd.DataFrame, metric: str, mi) -> None:
     st.caption("Dots: mean over seeds; bars: ± one std" + ("; dashed line: the trivial baseline." if trivial else "."))
 
     st.subheader("Metric against cost")
+    if not ((data["parameters"] > 0) | (data["train time (s)"] > 0)).any():
+        st.caption("No entry has parameters or a training time (trivial baselines only): nothing to draw.")
+        return _training_curves(rows)
     left, right = st.columns(2)
     for where, cost in ((left, "parameters"), (right, "train time (s)")):
         sub = data[data[cost] > 0].copy()
@@ -528,6 +532,11 @@ def _task_plots(agg: pd.DataFrame, rows: pd.DataFrame, metric: str, mi) -> None:
     st.caption("Each dot an entry (median parameters, mean training time over seeds); the dashed line joins the "
                "Pareto front: entries that no other entry beats on both cost and metric. Times are measured on each "
                "run's own machine.")  # fmt: skip
+    _training_curves(rows)
+
+
+def _training_curves(rows: pd.DataFrame) -> None:
+    import altair as alt
 
     curves = []
     for _, r in rows.sort_values(["model", "seed"]).iterrows():
@@ -661,7 +670,7 @@ def _link(text: str) -> str:
 def page_model(frame: pd.DataFrame, sources: list[str]) -> None:
     shown = frame[frame["source"].isin(sources)]
     names = sorted(shown["model"].unique())
-    model = _select("model", "model", names, what="model")
+    model = _select("model", "model", names, what="model", where=st.sidebar)
     if model is None:
         st.info("No result records yet.")
         return

@@ -219,3 +219,16 @@ def test_model_page_of_a_local_model_without_card(app):
     card = at.table[0].value
     assert card.loc["note", "value"] == "local runs: no submitted card"  # a table, not raw YAML
     assert at.dataframe[0].value["rank"].iat[0] == "3 of 3"
+
+
+def test_nbody_rollout_panel_draws_prediction_and_truth_from_the_same_start():
+    from bench.tasks.nbody.app import rollout_frame
+
+    true = np.arange(3 * 2 * 3, dtype=float).reshape(3, 2, 3)  # input frame + 2 jumps, 2 particles
+    pred = true[1:] + 0.5
+    frame = rollout_frame(pred, true)
+    assert set(frame["kind"]) == {"true", "predicted"} and len(frame) == 2 * 3 * 2
+    start = frame[frame["step"] == 0]
+    assert (start.groupby("particle")["x"].nunique() == 1).all()  # the rollout starts from the true input frame
+    last = frame[(frame["step"] == 2) & (frame["particle"] == "1")].set_index("kind")
+    assert last.loc["predicted", "x"] == last.loc["true", "x"] + 0.5
