@@ -238,7 +238,9 @@ def page_overview(frame: pd.DataFrame, sources: list[str]) -> None:
             best = table[table["rank"] == table["rank"].min()] if table["rank"].notna().any() else table.iloc[:0]
             if len(best):
                 b = best.iloc[0]
-                row["leader"] = b["model"] + (" (local)" if b["source"] == "local" else "")
+                names = [m + (" (local)" if src == "local" else "") for m, src in zip(best["model"], best["source"],
+                                                                                     strict=True)]  # fmt: skip
+                row["leader"] = " = ".join(dict.fromkeys(names))  # a tie: every entry of rank 1
                 row["mean ± std"] = store.mean_pm_std(b["mean"], b["std"]) + (" ≈ trivial" if b["near_trivial"] else "")
             else:
                 row["leader"] = f"unranked (< {store.MIN_SEEDS} seeds)"
@@ -260,7 +262,9 @@ def page_overview(frame: pd.DataFrame, sources: list[str]) -> None:
     else:
         st.info("No result records yet. Run `bench run task=spring model=gnn`, or show the official records.")
     st.subheader("Tasks and their leaders")
-    st.dataframe(pd.DataFrame(leaders), hide_index=True, width="stretch", key="leaders-table", column_config={
+    order = ["task", "metric", "leader", "mean ± std", "trivial", "entries", "scale", "family", "what is simulated"]
+    st.dataframe(pd.DataFrame(leaders)[order], hide_index=True, width="stretch", key="leaders-table",
+                 height=35 * (len(leaders) + 1) + 3, column_config={
         "task": st.column_config.LinkColumn("task", display_text=r"task=(.*)$", help="open the task's page"),
         "metric": st.column_config.TextColumn("metric", help="the task's primary metric; ↓ lower is better, ↑ higher"),
         "leader": st.column_config.TextColumn("leader", help=f"rank 1 among entries with ≥ {store.MIN_SEEDS} seeds"),
