@@ -142,8 +142,10 @@ def _budget(rows: pd.DataFrame) -> str:
 def _entry_table(frame: pd.DataFrame, task: str, scale: str, metric: str, agg: pd.DataFrame | None = None):
     """Every entry of (task, scale) on ``metric`` with its global rank (over all records, whatever is shown),
     the trivial baseline's figure, each entry's ratio to it and whether it is within noise of it. ``agg``: the
-    entries already aggregated (``store.aggregate`` of every record of the task and scale)."""
-    rows = frame[(frame["task"] == task) & (frame["scale"] == scale)]
+    entries already aggregated (``store.aggregate`` of every record of the task and scale); ``frame`` may hold
+    the records of that task and scale only."""
+    same = (frame["task"] == task) & (frame["scale"] == scale)
+    rows = frame if same.all() else frame[same]
     agg = store.aggregate(rows, metric) if agg is None else agg.reset_index(drop=True)
     info = _tasks().get(task)
     family = info.family if info else str(rows["task_family"].iat[0]) if len(rows) else ""
@@ -193,11 +195,14 @@ def _public_face() -> None:
 
 
 def _shown_scale(rows: pd.DataFrame, asked: str | None) -> str | None:
-    """The scale shown for one task: the one asked for if the task has records there, else its largest."""
+    """The scale shown for one task: the one asked for (None if the task has no records there), else its
+    largest."""
     scales = _scale_order(rows["scale"].unique())
     if not scales:
         return None
-    return asked if asked in scales else scales[0]
+    if asked is not None:
+        return asked if asked in scales else None
+    return scales[0]
 
 
 def page_overview(frame: pd.DataFrame, sources: list[str]) -> None:
@@ -215,21 +220,24 @@ def page_overview(frame: pd.DataFrame, sources: list[str]) -> None:
     leaders, columns, made = [], {}, {}
     primary_agg = aggregated(frame) if len(frame) else None  # every entry on its task's primary metric, ranked
     by_key = dict(iter(primary_agg.groupby(["task", "scale"]))) if primary_agg is not None else {}
+    records_by_key = dict(iter(frame.groupby(["task", "scale"]))) if len(frame) else {}
+    shown_by_task = dict(iter(shown.groupby("task"))) if len(shown) else {}
     for name in sorted(set(tasks) | set(frame["task"].unique()), key=lambda t: (tasks[t].family, t) if t in tasks
                        else ("~", t)):  # fmt: skip
         info = tasks.get(name)
-        rows = shown[shown["task"] == name]
+        rows = shown_by_task.get(name, shown.iloc[:0])
         at = _shown_scale(rows, None if scale == "largest" else scale)
         primary = info.primary if info else (str(rows["primary_metric"].iat[0]) if len(rows) else "")
         arrow = _metric_info(name, primary, rows).arrow if primary else ""
         row = {"task": f"?page=task&task={name}", "family": info.family if info else "?",
                "what is simulated": info.summary if info else "", "metric": f"{primary} {arrow}",
-               "leader": "no entries yet", "mean ± std": "", "trivial": "", "entries": 0,
+               "leader": "no entries yet" if scale == "largest" else f"no entries at scale {scale}",
+               "mean ± std": "", "trivial": "", "entries": 0,
                "scale": at or ""}  # fmt: skip
         if at is not None:
             pre = by_key.get((name, at))
             pre = pre if pre is not None and (pre["metric"] == primary).all() else None
-            table = _entry_table(frame, name, at, primary, agg=pre)
+            table = _entry_table(records_by_key[(name, at)], name, at, primary, agg=pre)
             table = table[table["source"].isin(sources)]
             row["entries"] = len(table)
             made.setdefault(at, {"tasks": [], "rows": []})
