@@ -489,17 +489,6 @@ def _task_results(task: str, info, all_rows: pd.DataFrame, sources: list[str]) -
         get_family(str(fam)).app_panels(rows[rows["task_family"] == fam], read_record)
 
 
-def _pareto(cost: np.ndarray, value: np.ndarray, lower: bool) -> np.ndarray:
-    """Entries no other entry beats on both cost (lower) and metric."""
-    signed = value if lower else -value
-    front = np.zeros(len(cost), dtype=bool)
-    best = np.inf
-    for i in np.lexsort((signed, cost)):
-        if signed[i] < best:
-            front[i], best = True, signed[i]
-    return front
-
-
 def _task_plots(agg: pd.DataFrame, rows: pd.DataFrame, metric: str, mi) -> None:
     import altair as alt
 
@@ -513,7 +502,8 @@ def _task_plots(agg: pd.DataFrame, rows: pd.DataFrame, metric: str, mi) -> None:
     st.subheader("Entries: mean ± std over seeds")
     order = list(data["entry"])
     dots = alt.Chart(data).mark_point(filled=True, size=70).encode(
-        x=alt.X("mean:Q", title=axis, scale=alt.Scale(zero=False)), y=alt.Y("entry:N", sort=order, title=None),
+        x=alt.X("mean:Q", title=axis, scale=alt.Scale(zero=False)),
+        y=alt.Y("entry:N", sort=order, title=None, axis=alt.Axis(labelLimit=400)),
         tooltip=["entry", "mean", "low", "high", "seeds"])  # fmt: skip
     bars = alt.Chart(data).mark_rule().encode(x="low:Q", x2="high:Q", y=alt.Y("entry:N", sort=order))
     chart = dots + bars
@@ -533,12 +523,13 @@ def _task_plots(agg: pd.DataFrame, rows: pd.DataFrame, metric: str, mi) -> None:
         sub = data[data[cost] > 0].copy()
         if sub.empty:
             continue
-        sub["Pareto front"] = _pareto(sub[cost].to_numpy(), sub["mean"].to_numpy(), mi.lower_is_better)
+        on_front = store.pareto_front(sub[cost].to_numpy(), sub["mean"].to_numpy(), mi.lower_is_better)
+        sub["Pareto front"] = np.where(on_front, "on the front", "dominated")
         base = alt.Chart(sub).encode(x=alt.X(f"{cost}:Q", scale=alt.Scale(type="log"), title=f"{cost} (log)"),
                                      y=alt.Y("mean:Q", title=axis, scale=alt.Scale(zero=False)))  # fmt: skip
         points = base.mark_circle(size=80).encode(color=alt.Color("Pareto front:N", legend=alt.Legend(orient="bottom")),
                                                   tooltip=["entry", "mean", cost])  # fmt: skip
-        front = alt.Chart(sub[sub["Pareto front"]].sort_values(cost)).mark_line(strokeDash=[3, 3]).encode(
+        front = alt.Chart(sub[on_front].sort_values(cost)).mark_line(strokeDash=[3, 3]).encode(
             x=f"{cost}:Q", y="mean:Q")  # fmt: skip
         where.altair_chart((points + front).properties(height=280), width="stretch")
     st.caption("Each dot an entry (median parameters, mean training time over seeds); the dashed line joins the "

@@ -376,6 +376,16 @@ def aggregate(frame: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
     return out.sort_values(["task", "task_version", "scale", "rank", "mean"], na_position="last").reset_index(drop=True)
 
 
+def pareto_front(cost: np.ndarray, value: np.ndarray, lower: bool) -> np.ndarray:
+    """Entries that no other entry dominates: none is at least as good on both cost (lower is better) and metric
+    and strictly better on one (equal entries are both on the front)."""
+    signed = np.asarray(value if lower else -value, dtype=float)
+    cost = np.asarray(cost, dtype=float)
+    no_worse = (cost[None, :] <= cost[:, None]) & (signed[None, :] <= signed[:, None])  # [i, j]: j no worse than i
+    better = (cost[None, :] < cost[:, None]) | (signed[None, :] < signed[:, None])
+    return ~(no_worse & better).any(axis=1)
+
+
 def mean_pm_std(mean: float, std: float, digits: int = 4) -> str:
     """``0.123 ± 0.0056`` → ``0.1234 ± 0.0056``: the mean rounded to the precision of its std (the std to 2
     significant digits, the mean to the same decimal place); ``± –`` for a single seed (``digits``

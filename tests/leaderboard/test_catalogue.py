@@ -51,3 +51,9 @@ def test_within_noise_of_the_trivial_figure():
 )  # fmt: skip
 def test_the_mean_is_rounded_to_the_precision_of_its_std(mean, std, shown):
     assert store.mean_pm_std(mean, std) == shown
+
+
+def test_the_pareto_front_keeps_equal_entries_and_drops_dominated_ones():
+    front = store.pareto_front(np.array([5.0, 5.0, 1.0, 9.0]), np.array([2.0, 2.0, 2.6, 2.7]), True)
+    assert list(front) == [True, True, True, False]
+    assert list(store.pareto_front(np.array([1.0, 2.0]), np.array([0.9, 0.5]), False)) == [True, False]
