@@ -165,7 +165,8 @@ def leaderboard(args) -> int:
         env["BENCH_OFFICIAL"] = str(official)
     env["BENCH_RUNS"] = os.pathsep.join(str(Path(p).resolve()) for p in local)
     cmd = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(args.port),
-           "--server.address", args.address, "--browser.gatherUsageStats", "false"]  # fmt: skip
+           "--server.address", args.address, "--browser.gatherUsageStats", "false",
+           "--client.toolbarMode", "viewer", "--client.showErrorDetails", "type"]  # fmt: skip
     if args.headless:
         cmd += ["--server.headless", "true"]
     print(f"leaderboard: http://{args.address}:{args.port}  (Ctrl-C stops it)")

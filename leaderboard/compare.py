@@ -18,6 +18,22 @@ import numpy as np
 from bench.records import PREDICTIONS_NAME
 
 RESAMPLE_UNITS = ("samples", "simulations")
+"""What ``paired_bootstrap`` resamples: every sample, or the first axis of the target (whole simulations)."""
+FIRST_AXIS = {"forces": "simulations", "nbody": "trajectories", "relational": "simulations"}
+"""What the first axis of a family's test target indexes (a family not named here: simulations)."""
+SECOND_AXIS = {"forces": "snapshots"}
+"""What the samples within one first-axis unit are, where a family has several per unit."""
+
+
+def units_for(family: str) -> dict[str, str]:
+    """The resampling units a family's comparison offers: its own name of each unit → ``RESAMPLE_UNITS`` entry.
+    The first is the default: whole simulations (trajectories), whose samples are correlated."""
+    units = {FIRST_AXIS.get(family, "simulations"): "simulations"}
+    if family in SECOND_AXIS:
+        units[SECOND_AXIS[family]] = "samples"
+    return units
+
+
 ELEMENT_ERRORS = {"mae": np.abs, "mse": np.square}
 """The metrics a paired comparison can split into per-sample errors."""
 
@@ -49,7 +65,8 @@ def paired_bootstrap(
 
     Returns ``diff`` (observed), ``ci_low``/``ci_high`` (95 % percentile interval), ``p_value`` (two-sided:
     twice the smaller share of bootstrap differences on either side of 0, at least 1/n_boot), ``n`` (units
-    resampled) and ``boot`` (the bootstrap differences).
+    resampled), ``boot`` (the bootstrap differences), ``relative`` (diff / mean(b)), ``effect`` (the standardised
+    effect: diff / the std of the per-unit differences) and ``significant`` (the interval excludes 0).
     """
     if a.shape != b.shape:
         raise ValueError(f"paired_bootstrap: errors of shapes {a.shape} and {b.shape} are not paired")
@@ -65,7 +82,12 @@ def paired_bootstrap(
         boot[k : k + m] = units[rng.integers(0, n, size=(m, n))].mean(axis=1)
     lo, hi = np.percentile(boot, [2.5, 97.5])
     p = 2 * min((boot <= 0).mean(), (boot >= 0).mean())
+    spread = float(units.std(ddof=1)) if n > 1 else np.nan
+    mean_b = float(b.mean())
     return {
+        "relative": float(units.mean() / mean_b) if mean_b else np.nan,
+        "effect": float(units.mean() / spread) if spread and np.isfinite(spread) else np.nan,
+        "significant": bool(lo > 0 or hi < 0),
         "diff": float(units.mean()),
         "ci_low": float(lo),
         "ci_high": float(hi),
@@ -73,3 +95,18 @@ def paired_bootstrap(
         "n": n,
         "boot": boot,
     }
+
+
+def verdict(result: dict, a: str, b: str, metric: str, unit: str = "samples") -> str:
+    """One sentence: which entry is better (lower error), by how much, with its 95 % interval; or that the
+    interval contains 0."""
+    diff, lo, hi = result["diff"], result["ci_low"], result["ci_high"]
+    rel = result.get("relative", np.nan)
+    effect = result.get("effect", np.nan)
+    size = f"{abs(diff):.3g}" + (f" ({abs(rel):.1%} of B's)" if np.isfinite(rel) else "")
+    size += f", standardised effect {abs(effect):.2f}" if np.isfinite(effect) else ""
+    interval = f"95 % interval of A − B: [{lo:.3g}, {hi:.3g}], over {result['n']:,} {unit}"
+    if result["significant"]:
+        better, worse = (a, b) if diff < 0 else (b, a)
+        return f"{better} is better: its {metric} is lower than {worse}'s by {size}; {interval}."
+    return f"No significant difference between {a} and {b}: {metric} A − B = {diff:.3g}; {interval} contains 0."

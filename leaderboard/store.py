@@ -37,8 +37,9 @@ from bench.records import RECORD_NAME
 OFFICIAL_ROOT = Path(__file__).resolve().parent / "results"
 CACHE_ENV = "BENCH_CACHE_DIR"
 """Environment variable naming the folder of the store indexes (default: the XDG cache folder)."""
-ROW_FORMAT = 2
-"""The columns ``flatten`` writes (2: with ``config_id`` and metric directions); an index of rows of another
+ROW_FORMAT = 3
+"""The columns ``flatten`` writes (2: with ``config_id`` and metric directions; 3: with the training budget
+of the run's scale, ``max_epochs`` and ``max_steps_per_epoch``); an index of rows of another
 format is another file, so it is never mixed with the rows of today's code."""
 INDEX_NAME = "index-{key}-r" + str(ROW_FORMAT) + ".parquet"
 """File name of a root's index in ``cache_dir()``; ``key``: the first 16 hex digits of the SHA-256 of its path."""
@@ -52,6 +53,9 @@ GROUP_KEYS = ["source", "task", "task_version", "scale", "data_checksum", "model
 on a task version, scale and dataset, on one backend, from one source; its records are its seeds."""
 MIN_SEEDS = 3
 """Distinct seeds an entry needs to be ranked."""
+EMPTY_COLUMNS = list(dict.fromkeys(["source", "run_dir", *GROUP_KEYS, "seed", "value", "primary_metric",
+                                    "task_family"]))  # fmt: skip
+"""The columns of a store without a valid record (each once)."""
 
 
 def model_family(model_class: str) -> str:
@@ -87,6 +91,8 @@ def flatten(record: dict[str, Any]) -> dict[str, Any]:
         "n_parameters": int(record["n_parameters"]),
         "train_time_s": float(record["train_time_s"]),
         "epochs_run": int(epochs),
+        "max_epochs": _budget(record, "epochs"),
+        "max_steps_per_epoch": _budget(record, "max_steps_per_epoch"),
         "time_per_epoch_s": float(record["train_time_s"]) / epochs if epochs else np.nan,
         "created": str(record.get("created", "")),
     }
@@ -96,6 +102,13 @@ def flatten(record: dict[str, Any]) -> dict[str, Any]:
     for name, value in (record.get("diagnostics") or {}).items():
         row[DIAGNOSTIC_PREFIX + name] = float(value)
     return row
+
+
+def _budget(record: dict[str, Any], key: str) -> float:
+    """The training budget of the run's scale (``config.scale.epochs``, ``.max_steps_per_epoch``); NaN if absent
+    or unlimited."""
+    value = ((record.get("config") or {}).get("scale") or {}).get(key)
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else np.nan
 
 
 def _lower_is_better(record: dict[str, Any], metric: str) -> bool:
@@ -295,10 +308,12 @@ def load(
         parts.append(read_root(root, "local", use_index))
     frame = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else None
     if frame is None:
-        return Records(pd.DataFrame(columns=["source", "run_dir", *GROUP_KEYS, "seed", "value"]))
+        return Records(pd.DataFrame(columns=EMPTY_COLUMNS))
     bad = frame["_error"].notna()
     invalid = list(zip(frame.loc[bad, "run_dir"], frame.loc[bad, "_error"], strict=True))
     good = frame[~bad].drop(columns=["_error", "_size", "_mtime", "_rel"]).reset_index(drop=True)
+    if good.empty:  # every record invalid: the empty table of ``load``'s columns
+        return Records(pd.DataFrame(columns=EMPTY_COLUMNS), invalid)
     for col in ("task_version", "model_version", "seed", "n_parameters", "epochs_run"):
         if col in good.columns:
             good[col] = good[col].astype("int64")
@@ -332,6 +347,9 @@ def aggregate(frame: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
     df = df[df["value"].notna()]
     if "config_id" not in df.columns:  # a frame made by hand: one configuration per model
         df["config_id"] = ""
+    for column in ("max_epochs", "max_steps_per_epoch"):  # records flattened before row format 3
+        if column not in df.columns:
+            df[column] = np.nan
     grouped = df.groupby(GROUP_KEYS + ["metric"], sort=True, dropna=False)
     out = grouped.agg(
         mean=("value", "mean"),
@@ -347,6 +365,8 @@ def aggregate(frame: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
         task_family=("task_family", "first"),
         capabilities=("capabilities", "first"),
         model_version=("model_version", "max"),
+        max_epochs=("max_epochs", "max"),
+        max_steps_per_epoch=("max_steps_per_epoch", "max"),
     ).reset_index()
     out["n_parameters"] = out["n_parameters"].round().astype("int64")
     ranked = out["n_seeds"] >= MIN_SEEDS
@@ -356,11 +376,31 @@ def aggregate(frame: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
     return out.sort_values(["task", "task_version", "scale", "rank", "mean"], na_position="last").reset_index(drop=True)
 
 
+def pareto_front(cost: np.ndarray, value: np.ndarray, lower: bool) -> np.ndarray:
+    """Entries that no other entry dominates: none is at least as good on both cost (lower is better) and metric
+    and strictly better on one (equal entries are both on the front)."""
+    signed = np.asarray(value if lower else -value, dtype=float)
+    cost = np.asarray(cost, dtype=float)
+    no_worse = (cost[None, :] <= cost[:, None]) & (signed[None, :] <= signed[:, None])  # [i, j]: j no worse than i
+    better = (cost[None, :] < cost[:, None]) | (signed[None, :] < signed[:, None])
+    return ~(no_worse & better).any(axis=1)
+
+
 def mean_pm_std(mean: float, std: float, digits: int = 4) -> str:
-    """``0.1234 ± 0.0056`` (``± –`` for a single seed)."""
-    if pd.isna(std):
+    """``0.123 ± 0.0056`` → ``0.1234 ± 0.0056``: the mean rounded to the precision of its std (the std to 2
+    significant digits, the mean to the same decimal place); ``± –`` for a single seed (``digits``
+    significant digits), ``± 0`` for a std of zero."""
+    if pd.isna(mean):
+        return "–"
+    if pd.isna(std) or not np.isfinite(std):
         return f"{mean:.{digits}g} ± –"
-    return f"{mean:.{digits}g} ± {std:.2g}"
+    if std == 0 or not np.isfinite(mean):
+        return f"{mean:.{digits}g} ± 0"
+    decimals = 1 - int(np.floor(np.log10(abs(std))))  # 2 significant digits of the std
+    if decimals <= 0:
+        step = 10.0 ** (-decimals)
+        return f"{round(mean / step) * step:.0f} ± {round(std / step) * step:.0f}"
+    return f"{mean:.{decimals}f} ± {std:.{decimals}f}"
 
 
 def results_table(agg: pd.DataFrame) -> pd.DataFrame:

@@ -10,16 +10,35 @@ import pandas as pd
 import streamlit as st
 
 
+def describe_task(card) -> str:
+    """What a force-law task simulates, for its card on the leaderboard (``bench.leaderboard.catalogue``)."""
+    from bench.tasks.forces.systems import POTENTIALS, SOFTENING
+
+    pot = POTENTIALS.get(str(card.get("system", card.get("name"))))
+    if pot is None:
+        return ""
+    plain = (pot.latex.replace(r"\mathrel{-}=", "-=").replace(r"\log", "log").replace(r"\,", " ")
+             .replace(r"\ ", " ").replace("\\", ""))  # fmt: skip
+    return (f"{card.get('n_particles')} particles in {card.get('dim')}-D under the pair potential V(r') = {plain} "
+            f"(r' = r + {SOFTENING}, time step {pot.dt}). A model predicts each particle's acceleration from the "
+            "positions, velocities, charges and masses; a model with edge messages is also asked whether its "
+            "messages recover the pair force (Cranmer et al. 2020, arXiv 2006.11287).")  # fmt: skip
+
+
 def _label(row) -> str:
     return f"{row['model']}{' (local)' if row['source'] == 'local' else ''} · {row['backend']} · seed {row['seed']}"
 
 
 def force_law_panel(rows: pd.DataFrame, read_record) -> None:
-    """The probe panel for the runs of ``rows`` whose model exposes edge messages."""
+    """The probe panel for the runs of ``rows`` whose model exposes edge messages, best probe R² first (the panel
+    opens on the best run)."""
     with_probe = rows[rows["capabilities"].str.contains("edge_messages")]
     if not len(with_probe):
         return
+    if "m:force_r2_robust" in with_probe.columns:
+        with_probe = with_probe.sort_values("m:force_r2_robust", ascending=False, na_position="last")
     st.subheader("Force law: messages against the true pair force")
+    st.caption("Opens on the run with the highest robust R² (force_r2_robust ↑).")
     labels = [_label(r) for _, r in with_probe.iterrows()]
     pick = st.selectbox("run", range(len(labels)), format_func=lambda i: labels[i], key="probe-run")
     show_probe(with_probe.iloc[pick]["run_dir"], read_record)

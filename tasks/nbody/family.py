@@ -106,3 +106,9 @@ class NBodyFamily(Family):
         from bench.tasks.nbody.report import main
 
         return main(argv)
+
+    def app_panels(self, rows, read_record) -> None:
+        """The task page's panel: a run's rollout against the true test trajectory."""
+        from bench.tasks.nbody.app import rollout_panel
+
+        rollout_panel(rows, read_record)

@@ -1,0 +1,59 @@
+"""The task catalogue of the leaderboard (cards, metric tables, trivial baselines) and the table's number format."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bench.leaderboard import catalogue, store
+
+
+def test_every_registered_task_has_a_card_a_description_and_its_metric_table():
+    from bench.registry import task_names
+
+    tasks = catalogue.tasks()
+    assert set(task_names()) <= set(tasks)
+    for name, info in tasks.items():
+        assert info.summary and info.card.get("primary_metric"), name
+        primary = info.metric(info.primary)
+        assert primary is not None and primary.description, name  # the evaluator's metric table
+    assert tasks["spring"].metric("force_r2_robust").arrow == "↑" and tasks["spring"].metric("mae").arrow == "↓"
+    assert tasks["springs5"].metric("mse_h10").units == "normalised²"  # a {k} row matches
+    assert "V(r') = (r'-1)^2" in tasks["spring"].about  # the family's own description of its task
+
+
+def _rows(**metrics) -> pd.DataFrame:
+    n = len(next(iter(metrics.values())))
+    return pd.DataFrame({"model": ["m"] * n, **{store.METRIC_PREFIX + k: v for k, v in metrics.items()}})
+
+
+def test_trivial_figures_are_read_from_the_records_never_made_up():
+    rows = _rows(mae=[0.5, 0.6, 0.7], zero_mae=[0.81, 0.81, 0.81])
+    mean, std, n = catalogue.trivial_value("forces", "mae", rows)
+    assert (mean, std, n) == (pytest.approx(0.81), pytest.approx(0.0), 3)
+    assert catalogue.trivial_value("forces", "force_r2_robust", rows) is None  # no trivial figure for it
+    static = pd.concat([_rows(edge_accuracy=[0.9, 0.91]), _rows(edge_accuracy=[0.5, 0.52]).assign(model="static")])
+    assert catalogue.trivial_value("relational", "edge_accuracy", static)[0] == pytest.approx(0.51)
+    assert catalogue.trivial_value("nbody", "mse", _rows(mse=[1.0])) is None  # no copy-last records: no row
+
+
+def test_within_noise_of_the_trivial_figure():
+    assert catalogue.within_noise(0.8092, 0.0058, 3, 0.8096, 0.0, 18)  # charge's "winner" at tiny
+    assert not catalogue.within_noise(0.70, 0.0058, 3, 0.8096, 0.0, 18)
+    assert not catalogue.within_noise(0.80, np.nan, 1, 0.81, np.nan, 1)  # a single seed: no noise estimate
+
+
+@pytest.mark.parametrize(
+    ("mean", "std", "shown"),
+    [(0.80921, 0.0031, "0.8092 ± 0.0031"), (2.2208, 0.15, "2.22 ± 0.15"), (48.7, 12.3, "49 ± 12"),
+     (1234.5, 234.0, "1230 ± 230"), (0.5, np.nan, "0.5 ± –"), (1.0, 0.0, "1 ± 0")],
+)  # fmt: skip
+def test_the_mean_is_rounded_to_the_precision_of_its_std(mean, std, shown):
+    assert store.mean_pm_std(mean, std) == shown
+
+
+def test_the_pareto_front_keeps_equal_entries_and_drops_dominated_ones():
+    front = store.pareto_front(np.array([5.0, 5.0, 1.0, 9.0]), np.array([2.0, 2.0, 2.6, 2.7]), True)
+    assert list(front) == [True, True, True, False]
+    assert list(store.pareto_front(np.array([1.0, 2.0]), np.array([0.9, 0.5]), False)) == [True, False]
