@@ -28,7 +28,7 @@ from bench.io import atomic_write, atomic_write_text, save_npz
 from bench.records import PREDICTIONS_NAME, RECORD_NAME, SCHEMA_VERSION, environment, now, sha256_file, write_record
 from bench.registry import check_compatible, model_class
 from bench.tasks.data import Dataset, generate_dataset
-from bench.train import PRECISIONS, TrainConfig, TrainResult, slow_bf16_warning, train
+from bench.train import PRECISIONS, TrainConfig, TrainResult, busy_cpu_warning, slow_bf16_warning, train
 
 VOLATILE_KEYS = identity.VOLATILE_KEYS
 """Keys that do not change what a run trains (see ``bench.identity``)."""
@@ -140,9 +140,9 @@ def prepare(cfg: DictConfig) -> Prepared:
         family.with_oracle(None, oracle)  # the family offers none: its error, before any data is made
     device = resolve_device(str(cfg.device))
     backend = get_backend(str(cfg.backend.name))
-    slow = slow_bf16_warning(str(cfg.precision), device)
-    if slow:
-        print(f"warning: {slow}", file=sys.stderr, flush=True)
+    for slow in (slow_bf16_warning(str(cfg.precision), device), busy_cpu_warning(torch.get_num_threads(), device)):
+        if slow:
+            print(f"warning: {slow}", file=sys.stderr, flush=True)
 
     _check_folders(cfg)
     dataset = generate_dataset(task, str(cfg.scale.name), root=cfg.data_dir, progress=cfg.progress)

@@ -131,6 +131,17 @@ def test_a_run_says_each_stage(tmp_path, data_root, capsys):
     assert "of training left" in out  # after epoch 1 of 2
 
 
+def test_several_threads_on_a_busy_cpu_are_warned_about():
+    from bench.train import busy_cpu_warning
+
+    cpu = torch.device("cpu")
+    message = busy_cpu_warning(2, cpu, load=1.3)
+    assert "load average 1.3" in message and "threads=1" in message and "OMP_WAIT_POLICY=PASSIVE" in message
+    assert busy_cpu_warning(2, cpu, load=0.1) is None  # an idle machine
+    assert busy_cpu_warning(1, cpu, load=3.0) is None  # one thread waits for nobody
+    assert busy_cpu_warning(2, torch.device("meta"), load=3.0) is None  # not a CPU run
+
+
 def test_bf16_on_a_cpu_without_native_bf16_is_warned_about(tmp_path):
     from bench.train import cpu_flags, slow_bf16_warning
 
