@@ -11,10 +11,13 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import sys
 import tempfile
+import threading
 import time
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
@@ -121,6 +124,99 @@ def _lock(fd: int) -> bool:
         return True
     except OSError:
         return False
+
+
+_NO_LOCKS = {errno.ENOLCK, errno.EOPNOTSUPP, getattr(errno, "ENOTSUP", errno.EOPNOTSUPP)}
+
+
+class Busy(BenchError):
+    """Another process holds a lock that ``file_lock(..., wait=False)`` asked for."""
+
+
+@contextmanager
+def file_lock(path: str | Path, wait: bool = True, what: str = "") -> Iterator[bool]:
+    """Hold an exclusive advisory lock (``flock``) on the file ``path`` for the block; the file is created for it
+    and removed at the end of the block (a waiter that then holds a removed file takes the new one).
+
+    The kernel releases the lock when the holder's process ends, however it ends (a job killed by a scheduler
+    holds nothing; its file stays and is reused), and on a shared file system (NFS v4, Lustre and GPFS mounted
+    with locks) every node sees it. Re-entrant within a thread: a nested block on the same path runs at once.
+    ``wait``: wait for the holder, saying once on stderr that ``what`` is waited for; otherwise raise ``Busy``.
+    Yields whether the lock is held (False only where the platform or the file system has no ``flock``: the
+    block runs unlocked, as before locks).
+    """
+    if fcntl is None:  # pragma: no cover - Windows
+        yield False
+        return
+    path = Path(path)
+    held = _held_here()
+    key = os.path.abspath(path)
+    if key in held:  # this thread holds it already (a nested call): flock would wait for ourselves
+        yield True
+        return
+    said = False
+    while True:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            friendly = write_error(e, path)
+            if friendly is None:
+                raise
+            raise friendly from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            if e.errno in _NO_LOCKS:  # a file system without locks: as without flock
+                os.close(fd)
+                yield False
+                return
+            busy = e.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK)
+            if not busy or not wait:
+                os.close(fd)
+                if busy:
+                    raise Busy(f"{what or path} is in use by another process (it holds the lock {path})") from None
+                raise
+            if not said:
+                print(f"waiting for another process: {what or path} (lock {path})", file=sys.stderr, flush=True)
+                said = True
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except BaseException:
+                os.close(fd)
+                raise
+        if _same_file(fd, path):
+            break
+        os.close(fd)  # its holder removed it while we waited: lock the file now at ``path``
+    held.add(key)
+    try:
+        yield True
+    finally:
+        held.discard(key)
+        try:
+            path.unlink()
+        except OSError:
+            pass
+        os.close(fd)
+
+
+_HELD = threading.local()
+
+
+def _held_here() -> set[str]:
+    """The lock files this thread holds (``file_lock`` is re-entrant within a thread)."""
+    if not hasattr(_HELD, "paths"):
+        _HELD.paths = set()
+    return _HELD.paths
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    """Whether the open file ``fd`` is still the file at ``path``."""
+    try:
+        st, now = os.fstat(fd), os.stat(path)
+    except OSError:
+        return False
+    return (st.st_dev, st.st_ino) == (now.st_dev, now.st_ino)
 
 
 def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:

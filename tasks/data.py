@@ -35,7 +35,7 @@ from omegaconf import OmegaConf
 
 from bench.errors import DataError, unknown
 from bench.family import get_family
-from bench.io import STALE_AGE_S, check_writable_dir, save_npz, write_error
+from bench.io import STALE_AGE_S, check_writable_dir, file_lock, save_npz, write_error
 
 MANIFEST_SCHEMA = 1
 OFFICIAL_MANIFESTS = Path(__file__).resolve().parent / "manifests"
@@ -162,14 +162,31 @@ def generate_dataset(card, scale: str, root: str | Path = "data", force: bool = 
 
     Written into a temporary folder and renamed into place, so an interrupted generation leaves
     nothing half-written behind (and the leftovers of a killed one are removed after an hour). A folder
-    without its manifest or its arrays is incomplete: it is regenerated as with ``force``.
+    without its manifest or its arrays is incomplete: it is regenerated as with ``force``. Processes that
+    share ``data_dir`` (a sweep's jobs, on one machine or several) generate a dataset once: the first takes
+    the dataset's lock file (``bench.io.file_lock``), the others wait for it and then verify its checksum.
     """
     path = dataset_dir(card, scale, root)
     _remove_stale_temporaries(path)
     if not force and _complete(path):
         return load(card, scale, root)
-    replace = force or os.path.lexists(path)
     check_writable_dir(root, "data_dir")  # before the simulation, not after it
+    # One generation at a time per dataset, across processes and nodes sharing data_dir: the others wait here,
+    # then load (and verify) what the first one generated.
+    with file_lock(_lock_path(path), what=f"the {card.name} {scale} dataset being generated at {path}"):
+        if not force and _complete(path):
+            return load(card, scale, root)
+        return _generate(card, scale, root, path, force, progress)
+
+
+def _lock_path(path: Path) -> Path:
+    """The lock file of the dataset folder ``path``: ``.<scale>.lock`` beside it, there while it is generated."""
+    return path.parent / f".{path.name}.lock"
+
+
+def _generate(card, scale: str, root: str | Path, path: Path, force: bool, progress: bool) -> Dataset:
+    """Simulate the dataset and rename it into place at ``path`` (``generate_dataset`` holds its lock)."""
+    replace = force or os.path.lexists(path)
     params = data_params(card, scale)
     arrays, info = get_family(str(card.family)).generate(card, scale, progress=progress)
     digest = checksum(arrays)
@@ -220,7 +237,8 @@ def generate_dataset(card, scale: str, root: str | Path = "data", force: bool = 
         except OSError as e:
             if e.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR):
                 raise
-            # Another process generated the same dataset meanwhile: use (and verify) theirs.
+            # Another process generated the same dataset meanwhile (one without the lock: an older version, or a
+            # file system without locks): use (and verify) theirs.
             return load(card, scale, root)
         tmp = None
     finally:
