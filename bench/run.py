@@ -24,12 +24,14 @@ from bench import identity
 from bench.backends import Backend, get_backend
 from bench.errors import BenchError, unknown
 from bench.family import Analysis, Family, get_family
-from bench.io import atomic_write, atomic_write_text, save_npz
+from bench.io import atomic_write, atomic_write_text, file_lock, save_npz
 from bench.records import PREDICTIONS_NAME, RECORD_NAME, SCHEMA_VERSION, environment, now, sha256_file, write_record
 from bench.registry import check_compatible, model_class
 from bench.tasks.data import Dataset, generate_dataset
 from bench.train import PRECISIONS, TrainConfig, TrainResult, busy_cpu_warning, slow_bf16_warning, train
 
+LOCK_NAME = ".lock"
+"""The run folder's lock file while a process trains or evaluates in it (``bench.io.file_lock``)."""
 VOLATILE_KEYS = identity.VOLATILE_KEYS
 """Keys that do not change what a run trains (see ``bench.identity``)."""
 
@@ -121,14 +123,11 @@ def _check_folders(cfg: DictConfig) -> None:
     remove_stale_partials(directory)
 
 
-def prepare(cfg: DictConfig) -> Prepared:
-    """Check the configuration (before any data is generated), then build the data, the model and the
-    training settings; writes the run folder's ``config.yaml``."""
-    if cfg.threads:
-        torch.set_num_threads(int(cfg.threads))
-        import numba  # the simulators' compiled kernels (n-body, forces) run on numba's threads
-
-        numba.set_num_threads(min(int(cfg.threads), numba.config.NUMBA_NUM_THREADS))
+def check_run(cfg: DictConfig) -> None:
+    """The checks of a composed configuration that need neither data nor a device: the precision, the task ×
+    model compatibility, the family's own checks of the run (``Family.check_run``), the oracle inputs the model
+    asks for, the backend installed. ``prepare`` runs them first; a sweep runs them for every job before any
+    job starts (the device is checked where the job runs: a cluster's nodes may have what this one lacks)."""
     task = cfg.task
     if str(cfg.precision) not in PRECISIONS:
         raise unknown("precision", cfg.precision, PRECISIONS)
@@ -138,6 +137,21 @@ def prepare(cfg: DictConfig) -> Prepared:
     oracle = tuple(model_class(cfg.model).oracle)
     if oracle and type(family).with_oracle is Family.with_oracle:
         family.with_oracle(None, oracle)  # the family offers none: its error, before any data is made
+    get_backend(str(cfg.backend.name))
+
+
+def prepare(cfg: DictConfig) -> Prepared:
+    """Check the configuration (before any data is generated), then build the data, the model and the
+    training settings; writes the run folder's ``config.yaml``."""
+    if cfg.threads:
+        torch.set_num_threads(int(cfg.threads))
+        import numba  # the simulators' compiled kernels (n-body, forces) run on numba's threads
+
+        numba.set_num_threads(min(int(cfg.threads), numba.config.NUMBA_NUM_THREADS))
+    task = cfg.task
+    check_run(cfg)
+    family = get_family(str(task.family))
+    oracle = tuple(model_class(cfg.model).oracle)
     device = resolve_device(str(cfg.device))
     backend = get_backend(str(cfg.backend.name))
     for slow in (slow_bf16_warning(str(cfg.precision), device), busy_cpu_warning(torch.get_num_threads(), device)):
@@ -277,13 +291,51 @@ def run(cfg: DictConfig) -> Path:
     stage(f"preparing: the {cfg.task.name} dataset at scale {cfg.scale.name} (generated if {cfg.data_dir}/ lacks it), "
           f"the model and its data")  # fmt: skip
     p = prepare(cfg)
-    check_own_record(p.directory, run_identity(p))  # before training: another run's record is never replaced
-    stage(f"training {p.train_cfg.epochs} epochs (each epoch's line says the time left); run folder {p.directory}")
-    result = fit(p)
-    stage("predicting the test split with the best epoch's weights")
-    predictions = collect(p)
-    stage("scoring with the official evaluator, then the family's analyses of the trained model")
-    metrics, analysis = evaluate(p, predictions)
-    path = record(p, result, predictions, metrics, analysis)
+    # One process at a time in a run folder: the same run started twice (a sweep launched again while its first
+    # launch still runs, two shells) is refused, not trained twice into the same checkpoints.
+    with file_lock(p.directory / LOCK_NAME, wait=False, what=f"the run folder {p.directory} (the same run, started "
+                   "elsewhere and still running)"):  # fmt: skip
+        check_own_record(p.directory, run_identity(p))  # before training: another run's record is never replaced
+        stage(f"training {p.train_cfg.epochs} epochs (each epoch's line says the time left); run folder {p.directory}")
+        result = fit(p)
+        stage("predicting the test split with the best epoch's weights")
+        predictions = collect(p)
+        stage("scoring with the official evaluator, then the family's analyses of the trained model")
+        metrics, analysis = evaluate(p, predictions)
+        path = record(p, result, predictions, metrics, analysis)
     stage("done")
     return path
+
+
+def finished_record(cfg: DictConfig) -> Path | None:
+    """The result record of this very run when it is finished (None otherwise): in its folder, of its identity
+    (configuration and data checksum) and made with the same family options (``sr=``; another one re-evaluates
+    the run). A sweep skips such a job; ``bench run`` of it alone evaluates it again."""
+    from bench.config import family_groups
+
+    try:
+        checksum = dataset_checksum(cfg)
+    except BenchError:  # no dataset yet: nothing has run
+        return None
+    path = run_dir(cfg, checksum) / RECORD_NAME
+    try:
+        old = json.loads(path.read_text())
+        same = old["config_hash"] == config_hash(cfg, checksum) and old["data_checksum"] == checksum
+        options = identity.plain_config(cfg)
+        same = same and all(old["config"].get(group) == options.get(group) for group in family_groups())
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, BenchError):
+        return None  # no record, or one that `run` names the problem of
+    return path if same else None
+
+
+def checkpoint_epoch(cfg: DictConfig) -> int | None:
+    """The epochs the run's last checkpoint (``last.pt``) holds, where it would resume (None: it would not)."""
+    if not cfg.resume:
+        return None
+    try:
+        last = run_dir(cfg) / "last.pt"
+        if not last.is_file():
+            return None
+        return int(torch.load(last, map_location="cpu", weights_only=True)["state"]["epoch"])
+    except Exception:  # an unreadable checkpoint: the run says why when it starts
+        return None

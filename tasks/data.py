@@ -79,12 +79,18 @@ def _official_manifest(card, scale: str) -> dict[str, Any] | None:
 
 def dataset_dir(card, scale: str, root: str | Path = "data") -> Path:
     """Where the dataset of ``card`` at ``scale`` lives; a variant off the shipped card gets a hash suffix."""
-    from bench.config import task_card
-
     params = data_params(card, scale)
-    default = data_params(task_card(str(card.name)), scale) == params
+    default = _shipped_params(str(card.name), scale) == params
     suffix = "" if default else f"-{_params_hash(params)}"
     return Path(root) / str(card.name) / f"v{card.version}" / f"{scale}{suffix}"
+
+
+def _shipped_params(task: str, scale: str) -> dict[str, Any]:
+    """``data_params`` of the task's card as shipped (no overrides), read by ``bench.config.listed_card`` (cached;
+    the card as Hydra composes it, without composing it: a sweep asks once per job)."""
+    from bench.config import listed_card
+
+    return data_params(OmegaConf.create(listed_card("task", task)), scale)
 
 
 def checksum(arrays: dict[str, np.ndarray]) -> str:
@@ -119,10 +125,8 @@ class Dataset:
 
 def _data_command(card, scale: str, root: str | Path) -> str:
     """The ``bench data`` command of this very dataset: its task, scale, variant keys and ``data_dir=``."""
-    from bench.config import task_card
-
     words = [f"bench data task={card.name} scale={scale}"]
-    params, default = data_params(card, scale), data_params(task_card(str(card.name)), scale)
+    params, default = data_params(card, scale), _shipped_params(str(card.name), scale)
     for key, value in params.items():
         if key != "simulations" and default.get(key) != value:
             words.append(f"task.{key}={json.dumps(value, separators=(',', ':'))}")
