@@ -23,7 +23,14 @@ examples:
   bench run task=spring task.n_particles=8 task.dim=3 model=gnn
   bench run -m task=spring,charge model=gnn,egnn seed=0,1     (a sweep: every combination)
 
-An interrupted run (Ctrl-C) resumes from its last finished epoch when the same command is run again.
+sweeps on other launchers (pip install -e ".[cluster]"; README, "Running on a cluster"):
+  bench run -m ... hydra/launcher=joblib hydra.launcher.n_jobs=4             in parallel on this machine
+  bench run -m ... hydra/launcher=submitit_slurm hydra.launcher.partition=P hydra.launcher.timeout_min=60
+               hydra.launcher.cpus_per_task=4 hydra.launcher.mem_gb=16      one SLURM job per run
+  bench run -m ... hydra/launcher=ray                                        a Ray cluster (or a local one)
+
+An interrupted run (Ctrl-C) resumes from its last finished epoch when the same command is run again; a sweep
+launched again skips its finished runs and resumes the interrupted ones.
 """
 
 
@@ -77,11 +84,17 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from omegaconf import OmegaConf
 
-    from bench.config import compose, expand_sweep
+    from bench.config import compose
     from bench.run import run
+    from bench.sweep import is_launcher_override
 
     if args.multirun:
-        return _sweep(expand_sweep(args.overrides))
+        from bench.sweep import sweep
+
+        return sweep(args.overrides)
+    launcher = [o for o in args.overrides if is_launcher_override(o)]
+    if launcher:
+        raise BenchError(f"'{launcher[0]}' is a launcher setting, for sweeps: bench run -m ...")
     cfg = compose(args.overrides)
     if args.cfg:
         print(OmegaConf.to_yaml(cfg))
@@ -96,46 +109,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("diagnostics (this machine): " + ", ".join(f"{k} {v:.4g}" for k, v in record["diagnostics"].items()))
     print(f"result record: {path}")
     return 0
-
-
-def _sweep(combos: list[list[str]]) -> int:
-    """Run every job of a sweep, going past failing ones; end with a table of each job's outcome (done,
-    or failed with the reason) and exit non-zero if any failed."""
-    import traceback
-
-    from bench.config import compose
-    from bench.run import run
-
-    print(f"sweep: {len(combos)} runs")
-    configs = []
-    for overrides in combos:  # every job's configuration and values are checked before any job starts
-        try:
-            configs.append(compose(overrides))
-        except BenchError as e:
-            raise BenchError(f"sweep job '{' '.join(overrides)}': {e}; no job was started") from None
-    outcomes: list[tuple[str, str, str]] = []
-    for k, (overrides, cfg) in enumerate(zip(combos, configs, strict=True), 1):
-        job = " ".join(overrides)
-        print(f"\n[{k}/{len(combos)}] bench run {job}")
-        try:
-            path = run(cfg)
-            outcomes.append((job, "done", str(path)))
-            print(f"result record: {path}")
-        except BenchError as e:
-            outcomes.append((job, "failed", str(e).splitlines()[0]))
-            print(f"error: {e}", file=sys.stderr)
-        except KeyboardInterrupt:
-            raise
-        except Exception as e:  # a crash inside one job (a model's forward, ...) must not end the sweep
-            outcomes.append((job, "failed", f"{type(e).__name__}: {e}"))
-            traceback.print_exc()
-    failed = sum(status == "failed" for _, status, _ in outcomes)
-    width = max(len(job) for job, _, _ in outcomes)
-    print(f"\nsweep finished: {len(outcomes) - failed} done, {failed} failed")
-    print(f"  {'job':<{width}}  status  result record or reason")
-    for job, status, detail in outcomes:
-        print(f"  {job:<{width}}  {status:<6}  {detail}")
-    return 1 if failed else 0
 
 
 def cmd_list(args: argparse.Namespace) -> int:

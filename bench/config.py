@@ -394,7 +394,7 @@ def validate(overrides: Sequence[str]) -> list:
         return parsed
     combos = list(itertools.product(*[[f"{g}={c}" for c in cs] for g, cs in selected.items()]))
     for combo in combos:
-        base = compose_unchecked(list(combo))
+        base = _base(list(combo))
         valid_keys = _leaf_keys(base)
         for o in keys:
             values = list(o.sweep_iterator()) if o.is_sweep_override() else o.value()
@@ -403,6 +403,33 @@ def validate(overrides: Sequence[str]) -> list:
             except BenchError as e:
                 raise BenchError(f"{e} (with {' '.join(combo)})" if len(combos) > 1 else str(e)) from None
     return parsed
+
+
+_BASES: dict[tuple[str, ...], DictConfig] | None = None
+
+
+@contextmanager
+def shared_bases() -> Iterator[None]:
+    """Within the block, ``validate`` composes the configuration of each choice of groups (``task=spring
+    model=gnn``) once, however many overrides lists it checks with it: a sweep's jobs share them."""
+    global _BASES
+    outer = _BASES
+    if outer is None:
+        _BASES = {}
+    try:
+        yield
+    finally:
+        _BASES = outer
+
+
+def _base(groups: list[str]) -> DictConfig:
+    """The configuration of a choice of groups, against which ``validate`` checks the keys set beside them."""
+    if _BASES is None:
+        return compose_unchecked(groups)
+    key = tuple(groups)
+    if key not in _BASES:
+        _BASES[key] = compose_unchecked(groups)
+    return _BASES[key]
 
 
 def compose_unchecked(overrides: Sequence[str]) -> DictConfig:

@@ -1,0 +1,179 @@
+"""``bench run -m`` through Hydra's launchers: every job checked before any starts, jobs in parallel (joblib) and in
+processes of their own (submitit's local executor: SLURM's code path without SLURM), a sweep interrupted and
+launched again finishing only what is missing with the same records, and the summary in the sweep folder.
+Each job is a tiny run cut to one or two epochs of two steps."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from bench import sweep as S
+from bench.cli import main
+
+pytest.importorskip("hydra_plugins.hydra_joblib_launcher", reason="the cluster extra: pip install -e '.[cluster]'")
+pytest.importorskip("hydra_plugins.hydra_submitit_launcher", reason="the cluster extra: pip install -e '.[cluster]'")
+
+
+def _tiny(tmp_path, data_root, epochs=1):
+    return ["task=spring", "model=egnn", "scale=tiny", "sr=none", "progress=false", "threads=1",
+            f"scale.epochs={epochs}", "scale.max_steps_per_epoch=2", "model.hparams.hidden=16",
+            "model.hparams.layers=2", f"out={tmp_path / 'runs'}", f"data_dir={data_root}"]  # fmt: skip
+
+
+def _run(capsys, *args):
+    code = main(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def _summary(out: str) -> list[str]:
+    lines = out.splitlines()
+    return lines[next(k for k, line in enumerate(lines) if line.startswith("sweep finished")) :]
+
+
+def _records(runs: Path) -> dict[int, dict]:
+    return {(r := json.loads(p.read_text()))["seed"]: r for p in runs.rglob("result.json")}
+
+
+# -- checked before any job starts ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        (["hydra/launcher=jobib"], "unknown launcher 'jobib'; did you mean 'joblib'?"),
+        (["hydra/launchr=joblib"], "unknown config group 'hydra/launchr'; did you mean 'hydra/launcher'?"),
+        (["hydra/launcher=joblib", "hydra.launcher.n_job=2"],
+         "unknown key 'hydra.launcher.n_job'; did you mean 'hydra.launcher.n_jobs'?"),
+        (["hydra.launcher=joblib"], "a launcher is chosen with a slash: hydra/launcher=joblib"),
+        (["hydra/launcher=joblib", "hydra.launcher.n_jobs=1,2"], "a launcher setting takes one value"),
+        (["hydra/launcher=submitit_slurm", "hydra.launcher.timeout_min=soon"], "timeout_min"),
+        (["task=spring,springs5"], "model=egnn seed=0 scale=tiny out="),  # the job, then why (below)
+        (["progress=true,false"], "are one run (they differ only in progress=True / progress=False, which does not"),
+        (["sr=none,operon"], "are one run (they differ only in sr=none / sr=operon"),
+        (["seed=0,0"], "are one run (the same job twice"),
+    ],
+)  # fmt: skip
+def test_a_bad_sweep_is_refused_before_any_job_starts(overrides, message, tmp_path, capsys):
+    base = ["task=spring", "model=egnn", "seed=0", "scale=tiny", f"out={tmp_path / 'runs'}",
+            f"data_dir={tmp_path / 'data'}"]  # fmt: skip
+    given = {o.partition("=")[0]: o for o in overrides}
+    args = [given.pop(o.partition("=")[0], o) for o in base] + list(given.values())
+    code, _, err = _run(capsys, "run", "-m", *args)
+    assert code == 2 and message in err, err
+    if "springs5" in args[0]:
+        assert "error: sweep job 'task=springs5 model=egnn" in err
+        assert "': cannot run task 'springs5' with model 'egnn': model 'egnn' is built for task families" in err
+    assert "Traceback" not in err and not (tmp_path / "runs").exists() and not (tmp_path / "data").exists()
+
+
+def test_a_launcher_that_is_not_installed_says_how_to_install_it(monkeypatch, tmp_path, capsys):
+    monkeypatch.setitem(S.LAUNCHER_PACKAGES, "fancy", "hydra-fancy-launcher")
+    code, _, err = _run(capsys, "run", "-m", "task=spring", "scale=tiny", f"out={tmp_path}", "hydra/launcher=fancy")
+    assert code == 2 and "the launcher 'fancy' is not installed here (package hydra-fancy-launcher)" in err
+    assert 'pip install -e ".[cluster]"' in err
+
+
+def test_a_launcher_setting_outside_a_sweep_is_refused(capsys):
+    code, _, err = _run(capsys, "run", "task=spring", "hydra/launcher=joblib")
+    assert code == 2 and "'hydra/launcher=joblib' is a launcher setting, for sweeps: bench run -m" in err
+
+
+# -- launchers ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("launcher", [["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"],
+                                      ["hydra/launcher=submitit_local"]])  # fmt: skip
+def test_jobs_run_in_processes_of_their_own(launcher, tmp_path, data_root, capsys):
+    code, out, err = _run(capsys, "run", "-m", *_tiny(tmp_path, data_root), "seed=0,1", *launcher)
+    assert code == 0, err
+    assert _summary(out)[:4] == [
+        "sweep finished: 2 done, 0 failed",
+        "  job     status  result record or reason",
+        f"  seed=0  done    {next((tmp_path / 'runs').rglob('tiny-seed0-*'))}/result.json",
+        f"  seed=1  done    {next((tmp_path / 'runs').rglob('tiny-seed1-*'))}/result.json",
+    ]
+    assert sorted(_records(tmp_path / "runs")) == [0, 1]
+    sweep_dir = next((tmp_path / "runs" / "sweeps").iterdir())
+    summary = json.loads((sweep_dir / S.SUMMARY_JSON).read_text())
+    pids = {int(job["where"].rpartition(":")[2]) for job in summary["jobs"]}
+    assert len(pids) == 2 and os.getpid() not in pids  # two worker processes, neither of them this one
+    assert (sweep_dir / S.SUMMARY_NAME).read_text().splitlines() == _summary(out)[:4]
+    if "submitit" in launcher[0]:
+        assert len(list((sweep_dir / ".submitit").glob("*/*_log.out"))) == 2  # each job's log
+
+
+def test_an_interrupted_sweep_launched_again_finishes_only_what_is_missing(tmp_path, data_root, capsys, monkeypatch):
+    """Job seed=1 is killed after its first epoch's checkpoint (a scheduler's time limit): launched again, the
+    sweep skips seed=0, resumes seed=1 and runs seed=2; seed=1's record equals that of a run never interrupted.
+    Launched a third time, it starts no job at all."""
+    import bench.train
+
+    save = bench.train._atomic_save
+    killed = []
+
+    def save_then_die(obj, path):
+        save(obj, path)
+        if path.name == "last.pt" and "seed1" in path.parent.name and not killed:
+            killed.append(path)
+            raise KeyboardInterrupt  # the process ends here, as under SIGTERM
+
+    monkeypatch.setattr(bench.train, "_atomic_save", save_then_die)
+    sweep = ["run", "-m", *_tiny(tmp_path, data_root, epochs=2), "seed=0,1,2"]
+    code, out, _ = _run(capsys, *sweep)
+    assert code == 130 and killed and "sweep finished" not in out
+    first = (next((tmp_path / "runs").rglob("tiny-seed0-*")) / "result.json").read_bytes()
+    assert sorted(_records(tmp_path / "runs")) == [0]
+
+    code, out, err = _run(capsys, *sweep)
+    assert code == 0, err
+    summary = _summary(out)
+    assert summary[0] == "sweep finished: 1 done, 1 resumed, 1 skipped, 0 failed"
+    assert [line.split()[:2] for line in summary[2:5]] == [["seed=0", "skipped"], ["seed=1", "resumed"],
+                                                          ["seed=2", "done"]]  # fmt: skip
+    assert "(from its checkpoint after epoch 1)" in summary[3]
+    assert (next((tmp_path / "runs").rglob("tiny-seed0-*")) / "result.json").read_bytes() == first  # untouched
+
+    # launched a third time, on another launcher: every run is finished, no job is submitted
+    code, out, _ = _run(capsys, *sweep, "hydra/launcher=submitit_local")
+    assert code == 0 and "(3 finished before: skipped)" in out and "bench run" not in out
+    assert _summary(out)[0] == "sweep finished: 0 done, 3 skipped, 0 failed"
+    assert not list((tmp_path / "runs" / "sweeps").glob("*/.submitit"))
+
+    reference = tmp_path / "reference"
+    code, _, _ = _run(capsys, "run", *_tiny(reference, data_root, epochs=2), "seed=1")
+    assert code == 0
+    resumed, whole = _records(tmp_path / "runs")[1], _records(reference / "runs")[1]
+    assert resumed["config_hash"] == whole["config_hash"] and resumed["metrics"] == whole["metrics"]
+    assert resumed["predictions"]["sha256"] == whole["predictions"]["sha256"]
+    assert [{k: v for k, v in h.items() if k != "time_s"} for h in resumed["training"]["history"]] == [
+        {k: v for k, v in h.items() if k != "time_s"} for h in whole["training"]["history"]
+    ]
+
+
+def test_a_sweep_on_a_local_ray_instance(tmp_path, data_root, capsys):
+    """``hydra/launcher=ray`` without an address starts a Ray instance on this machine (``ray.init()``)."""
+    pytest.importorskip("hydra_plugins.hydra_ray_launcher", reason="the cluster extra: pip install -e '.[cluster]'")
+    import ray
+
+    ray_init = [
+        "hydra/launcher=ray",
+        "+hydra.launcher.ray.init.num_cpus=2",
+        "+hydra.launcher.ray.init.include_dashboard=false",
+    ]
+    code, _, err = _run(capsys, "run", "-m", *_tiny(tmp_path, data_root), "seed=0", "hydra/launcher=ray",
+                        "hydra.launcher.ray.init.num_cpus=2")  # fmt: skip
+    assert code == 2 and "(hydra.launcher.ray.init is a free-form mapping: add a key to it with " in err
+    try:
+        code, out, err = _run(capsys, "run", "-m", *_tiny(tmp_path, data_root), "seed=0,1", *ray_init)
+    finally:
+        ray.shutdown()
+    assert code == 0, err
+    assert "launcher ray" in out and "sweep finished: 2 done, 0 failed" in out
+    assert sorted(_records(tmp_path / "runs")) == [0, 1]
+    summary = json.loads(next((tmp_path / "runs" / "sweeps").glob(f"*/{S.SUMMARY_JSON}")).read_text())
+    assert os.getpid() not in {int(job["where"].rpartition(":")[2]) for job in summary["jobs"]}
