@@ -72,7 +72,33 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     report.add_argument("family", metavar="family=NAME", help="a task family (bench list shows them)")
     report.add_argument("options", nargs=argparse.REMAINDER, help="the family report's own options")
+    sweep = sub.add_parser(
+        "sweep", help="named sweeps: `official` (re)makes the official leaderboard records, on any launcher",
+        description="Run a named sweep. `official`: every task × every baseline that can run it × 3 seeds, then "
+                    "each baseline's records submitted through the usual validation into leaderboard/results/; "
+                    "`bench sweep official --help` lists its options.",
+        epilog="examples:\n  bench sweep official --scale quick\n"
+               "  bench sweep official --scale quick hydra/launcher=joblib hydra.launcher.n_jobs=4\n"
+               "  bench sweep official --scale quick hydra/launcher=submitit_slurm hydra.launcher.partition=cpu\n"
+               "  bench sweep official --tasks spring --models gnn --dry-run",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    sweep.add_argument("name", metavar="NAME", help="the sweep: official")
+    sweep.add_argument("options", nargs=argparse.REMAINDER, help="the sweep's options and launcher settings")
     return p
+
+
+SWEEPS = ("official",)
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from bench.errors import unknown
+
+    if args.name not in SWEEPS:
+        raise unknown("sweep", args.name, SWEEPS)
+    from bench.leaderboard import official
+
+    return official.main(list(args.options))
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -192,6 +218,7 @@ COMMANDS = {
     "list": cmd_list,
     "data": cmd_data,
     "report": cmd_report,
+    "sweep": cmd_sweep,
     "results": cmd_leaderboard_family,
     "submit": cmd_leaderboard_family,
     "leaderboard": cmd_leaderboard_family,
