@@ -95,11 +95,12 @@ class Outcome:
 
 
 def plan(combos: Sequence[Sequence[str]]) -> list[Job]:
-    """Compose and check every job (``bench.config.compose`` and ``bench.run.check_run``): the first problem is a
-    ``BenchError`` naming the job, before any job starts. Two jobs that would write one run folder (they differ
-    only in keys that do not change a run, or in a family option such as ``sr=``) are refused too."""
+    """Compose and check every job (``bench.config.compose``, ``bench.run.check_run``, its folders writable): the
+    first problem is a ``BenchError`` naming the job, before any job starts. Two jobs that would write one run
+    folder (they differ only in keys that do not change a run, or in a family option such as ``sr=``) are refused
+    too."""
     from bench.config import compose, shared_bases
-    from bench.run import check_run
+    from bench.run import _check_folders, check_run
 
     jobs = []
     common = set.intersection(*(set(c) for c in combos)) if len(combos) > 1 else set()
@@ -108,6 +109,7 @@ def plan(combos: Sequence[Sequence[str]]) -> list[Job]:
             try:
                 cfg = compose(list(overrides))
                 check_run(cfg)
+                _check_folders(cfg)  # out= (and data_dir= where its dataset is missing) writable
             except BenchError as e:
                 raise BenchError(f"sweep job '{' '.join(overrides)}': {e}; no job was started") from None
             short = " ".join(o for o in overrides if o not in common) or " ".join(overrides)
@@ -125,11 +127,9 @@ def _check_distinct_runs(jobs: Sequence[Job]) -> None:
         other = seen.setdefault(key, job)
         if other is job:
             continue
-        mine, theirs = (
-            [o for o in other.overrides if o not in job.overrides],
-            [o for o in job.overrides if o not in other.overrides],
-        )
-        why = f"they differ only in {' '.join(mine)} / {' '.join(theirs)}" if mine or theirs else "the same job twice"
+        first = [o for o in other.overrides if o not in job.overrides]
+        second = [o for o in job.overrides if o not in other.overrides]
+        why = f"they differ only in {' '.join(first)} / {' '.join(second)}" if first or second else "the same job twice"
         raise BenchError(f"sweep jobs '{other.label}' and '{job.label}' are one run ({why}, which does not change what "
                          f"is trained): both would write the same run folder under {job.cfg.out}/{job.cfg.task.name}/"
                          f"{job.cfg.model.name}/; drop one; no job was started")  # fmt: skip
@@ -202,10 +202,6 @@ def outcome_path(sweep_dir: Path, number: int) -> Path:
 
 
 # -- the launcher -----------------------------------------------------------------------------------------
-
-
-def _launcher_options(loader) -> list[str]:
-    return sorted(loader.get_group_options(LAUNCHER_GROUP))
 
 
 def _check_hydra_overrides(overrides: Sequence[str], loader) -> None:
@@ -366,7 +362,9 @@ def launch(jobs: list[Job], hydra_overrides: Sequence[str]) -> tuple[list[Outcom
         lost = ""
         try:
             if pending:
-                per_job = [_family_overrides(resolve_models(job.overrides)) for job in pending]
+                # each job's folder in the sweep folder is its number in the sweep, launched or not
+                per_job = [[*_family_overrides(resolve_models(job.overrides)), f"hydra.sweep.subdir={job.number}"]
+                           for job in pending]  # fmt: skip
                 with _workers_import_this_checkout():
                     returns = list(launcher.launch(per_job, initial_job_idx=0))
         except KeyboardInterrupt:
@@ -427,9 +425,14 @@ def write_summary(outcomes: Sequence[Outcome], sweep_dir: Path, hydra_overrides:
 
 
 def run_sweep(combos: Sequence[Sequence[str]], hydra_overrides: Sequence[str] = ()) -> tuple[list[Outcome], Path]:
-    """Check every job, launch them, print and write the summary; returns the outcomes and the sweep folder."""
+    """Check the launcher's settings and every job, launch them, print and write the summary; returns the outcomes
+    and the sweep folder."""
     check_launcher(hydra_overrides)  # the launcher's mistakes first: they cost no job composition
-    jobs = plan(combos)
+    return run_jobs(plan(combos), hydra_overrides)
+
+
+def run_jobs(jobs: list[Job], hydra_overrides: Sequence[str]) -> tuple[list[Outcome], Path]:
+    """Launch jobs checked by ``plan``; print and write the summary."""
     outcomes, sweep_dir = launch(jobs, hydra_overrides)
     print("\n" + summary(outcomes))
     path = write_summary(outcomes, sweep_dir, hydra_overrides)
@@ -443,6 +446,8 @@ def sweep(overrides: Sequence[str]) -> int:
     from bench.config import expand_sweep, shared_bases
 
     job_overrides, hydra_overrides = split_overrides(overrides)
+    check_launcher(hydra_overrides)
     with shared_bases():  # the expansion's checks and each job's: one composition per choice of groups
-        outcomes, _ = run_sweep(expand_sweep(job_overrides), hydra_overrides)
+        jobs = plan(expand_sweep(job_overrides))
+    outcomes, _ = run_jobs(jobs, hydra_overrides)
     return 1 if any(o.status == "failed" for o in outcomes) else 0

@@ -220,6 +220,7 @@ def _generate(card, scale: str, root: str | Path, path: Path, force: bool, progr
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
+            tmp.chmod(0o755)  # mkdtemp makes 0700: a dataset on a shared data_dir is read by every user's jobs
             with open(tmp / "dataset.npz", "wb") as f:
                 save_npz(f, arrays)
             (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")

@@ -56,11 +56,14 @@ def _records(runs: Path) -> dict[int, dict]:
         (["progress=true,false"], "are one run (they differ only in progress=True / progress=False, which does not"),
         (["sr=none,operon"], "are one run (they differ only in sr=none / sr=operon"),
         (["seed=0,0"], "are one run (the same job twice"),
+        (["out=FILE"], "it is a file, not a folder; choose another out="),
     ],
 )  # fmt: skip
 def test_a_bad_sweep_is_refused_before_any_job_starts(overrides, message, tmp_path, capsys):
     base = ["task=spring", "model=egnn", "seed=0", "scale=tiny", f"out={tmp_path / 'runs'}",
             f"data_dir={tmp_path / 'data'}"]  # fmt: skip
+    (tmp_path / "a-file").write_text("")
+    overrides = [o.replace("FILE", str(tmp_path / "a-file")) for o in overrides]
     given = {o.partition("=")[0]: o for o in overrides}
     args = [given.pop(o.partition("=")[0], o) for o in base] + list(given.values())
     code, _, err = _run(capsys, "run", "-m", *args)
@@ -155,6 +158,7 @@ def test_an_interrupted_sweep_launched_again_finishes_only_what_is_missing(tmp_p
     ]
 
 
+@pytest.mark.slow  # Ray's start-up: tens of seconds
 def test_a_sweep_on_a_local_ray_instance(tmp_path, data_root, capsys):
     """``hydra/launcher=ray`` without an address starts a Ray instance on this machine (``ray.init()``)."""
     pytest.importorskip("hydra_plugins.hydra_ray_launcher", reason="the cluster extra: pip install -e '.[cluster]'")

@@ -63,6 +63,7 @@ def test_two_processes_racing_for_one_dataset_simulate_it_once(tmp_path):
     assert sum("waiting for another process: the spring tiny dataset" in err for _, err in results) == 1
     folder = root / "spring" / "v1"
     assert sorted(p.name for p in folder.iterdir()) == ["tiny"]  # no temporary folder, no lock file left
+    assert (folder / "tiny").stat().st_mode & 0o777 == 0o755  # readable by every user of a shared data_dir
 
 
 def test_a_lock_held_elsewhere_is_refused_without_waiting(tmp_path):
