@@ -70,7 +70,8 @@ def pairs(tasks: list[str] | None = None, models: list[str] | None = None) -> li
 
 
 def jobs(args: argparse.Namespace, plan: list[tuple[str, str]]) -> list[list[str]]:
-    """The sweep's jobs: one override list per (task, model, seed)."""
+    """The sweep's jobs: one override list per (task, model, seed); ``--extra`` replaces a common key it sets
+    (``--extra threads=4``)."""
     from bench.config import listed_card
 
     common = ["threads=1", "progress=false", f"scale={args.scale}", f"out={args.runs}", f"data_dir={args.data_dir}"]
@@ -78,7 +79,8 @@ def jobs(args: argparse.Namespace, plan: list[tuple[str, str]]) -> list[list[str
     for task, model in plan:
         family = str(listed_card("task", task)["family"])
         extra = FAMILY_EXTRA.get(family, []) if args.extra is None else args.extra
-        out += [[f"task={task}", f"model={model}", f"seed={seed}", *common, *extra] for seed in args.seeds]
+        mine = [o for o in common if o.partition("=")[0] not in {e.partition("=")[0] for e in extra}]
+        out += [[f"task={task}", f"model={model}", f"seed={seed}", *mine, *extra] for seed in args.seeds]
     return out
 
 
@@ -128,6 +130,9 @@ def main(argv=None) -> int:
     from bench.sweep import check_launcher, is_launcher_override, plan, run_sweep
 
     args = parser().parse_intermixed_args(argv)
+    if args.extra:  # `--extra sr=operon hydra/launcher=joblib`: the launcher's settings are not the runs'
+        args.launcher += [e for e in args.extra if is_launcher_override(e)]
+        args.extra = [e for e in args.extra if not is_launcher_override(e)]
     bad = [a for a in args.launcher if not is_launcher_override(a)]
     if bad:
         raise BenchError(f"'{bad[0]}': only launcher settings (hydra/launcher=..., hydra.launcher.KEY=...) go "

@@ -60,3 +60,6 @@ def test_bench_sweep_names_an_unknown_sweep_or_baseline(capsys):
     assert "unknown official baseline (leaderboard/baselines.yaml) 'gnnn'; did you mean 'gnn'?" in err
     assert main(["sweep", "official", "--dry-run", "seed=3"]) == 2
     assert "'seed=3': only launcher settings" in capsys.readouterr().err
+    assert main(["sweep", "official", "--models", "static", "--tasks", "springs5", "--dry-run", "--extra",
+                 "threads=2", "hydra/launcher=jobib"]) == 2  # fmt: skip
+    assert "unknown launcher 'jobib'; did you mean 'joblib'?" in capsys.readouterr().err
