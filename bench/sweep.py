@@ -392,8 +392,8 @@ def _outcome(job: Job, returned: Any, sweep_dir: Path, lost: str) -> Outcome:
     try:
         return Outcome(**json.loads(outcome_path(sweep_dir, job.number).read_text()))
     except (OSError, ValueError, TypeError):
-        why = lost or "the job ended without an outcome"
-        return Outcome(job.short, "failed", f"{why} (its log is in {sweep_dir})", job.number)
+        why = f"the launcher stopped: {lost}" if lost else f"the job ended without an outcome (its log: {sweep_dir})"
+        return Outcome(job.short, "failed", why, job.number)
 
 
 # -- the summary ------------------------------------------------------------------------------------------

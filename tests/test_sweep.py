@@ -181,3 +181,17 @@ def test_a_sweep_on_a_local_ray_instance(tmp_path, data_root, capsys):
     assert sorted(_records(tmp_path / "runs")) == [0, 1]
     summary = json.loads(next((tmp_path / "runs" / "sweeps").glob(f"*/{S.SUMMARY_JSON}")).read_text())
     assert os.getpid() not in {int(job["where"].rpartition(":")[2]) for job in summary["jobs"]}
+
+
+def test_a_launcher_that_fails_is_a_failed_outcome_for_each_job(tmp_path, data_root, capsys):
+    """submitit_slurm where there is no SLURM: the sweep still ends with its table, each job failed with why."""
+    import shutil
+
+    if shutil.which("srun"):
+        pytest.skip("SLURM is here")
+    code, out, err = _run(capsys, "run", "-m", *_tiny(tmp_path, data_root), "seed=0,1", "hydra/launcher=submitit_slurm")
+    assert code == 1 and "error: the launcher stopped: " in err and "Traceback" not in err
+    summary = _summary(out)
+    assert summary[0] == "sweep finished: 0 done, 2 failed"
+    assert all("  failed  the launcher stopped: " in line for line in summary[2:4])
+    assert not list((tmp_path / "runs").rglob("result.json"))
