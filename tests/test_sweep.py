@@ -195,3 +195,36 @@ def test_a_launcher_that_fails_is_a_failed_outcome_for_each_job(tmp_path, data_r
     assert summary[0] == "sweep finished: 0 done, 2 failed"
     assert all("  failed  the launcher stopped: " in line for line in summary[2:4])
     assert not list((tmp_path / "runs").rglob("result.json"))
+
+
+def test_the_same_run_started_while_it_runs_elsewhere_is_refused(tmp_path, data_root, capsys):
+    """Two workers never train into one run folder: a run holds its folder's lock (here, another thread holds it)."""
+    import threading
+
+    from bench.config import compose
+    from bench.io import file_lock
+    from bench.run import LOCK_NAME, run_dir
+    from bench.tasks.data import generate_dataset
+
+    tiny = [*_tiny(tmp_path, data_root), "seed=0"]
+    cfg = compose(tiny)
+    generate_dataset(cfg.task, "tiny", root=data_root, progress=False)
+    folder = run_dir(cfg)
+    held, release = threading.Event(), threading.Event()
+
+    def hold():
+        with file_lock(folder / LOCK_NAME):
+            held.set()
+            release.wait(60)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    held.wait(60)
+    try:
+        code, _, err = _run(capsys, "run", *tiny)
+    finally:
+        release.set()
+        thread.join()
+    assert code == 2 and f"the run folder {folder} (the same run, started elsewhere and still running) is in use" in err
+    assert not (folder / "last.pt").exists() and not (folder / "result.json").exists()
+    assert _run(capsys, "run", *tiny)[0] == 0  # once the other one is gone
