@@ -154,9 +154,9 @@ def prepare(cfg: DictConfig) -> Prepared:
     oracle = tuple(model_class(cfg.model).oracle)
     device = resolve_device(str(cfg.device))
     backend = get_backend(str(cfg.backend.name))
-    for slow in (slow_bf16_warning(str(cfg.precision), device), busy_cpu_warning(torch.get_num_threads(), device)):
-        if slow:
-            print(f"warning: {slow}", file=sys.stderr, flush=True)
+    for warning in (slow_bf16_warning(str(cfg.precision), device), busy_cpu_warning(torch.get_num_threads(), device)):
+        if warning:
+            print(f"warning: {warning}", file=sys.stderr, flush=True)
 
     _check_folders(cfg)
     dataset = generate_dataset(task, str(cfg.scale.name), root=cfg.data_dir, progress=cfg.progress)

@@ -194,9 +194,9 @@ def full_sr_budget(engine: str = "operon") -> list[str]:
     """``sr.KEY=value`` overrides of the engine's full budget (the card's own values of the keys its ``per_scale``
     blocks change: the published report's), which the report's runs pin: at ``scale=quick`` a run otherwise gets
     the card's smaller ``per_scale`` budget."""
-    from omegaconf import OmegaConf
+    from bench.config import listed_card
 
-    card = OmegaConf.load(Path(__file__).resolve().parent / "conf" / "sr" / f"{engine}.yaml")
+    card = listed_card("sr", engine)
     scaled = sorted({str(k) for block in (card.get("per_scale") or {}).values() for k in block or {}})
     return [f"sr.{k}={card[k]}" for k in scaled]
 
