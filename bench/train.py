@@ -47,6 +47,9 @@ class TrainConfig:
     max_steps_per_epoch: int | None
     grad_clip: float | None
     """Clip the global gradient norm to this value (None: no clipping)."""
+    final_div_factor: float | None
+    """OneCycle's last learning rate is ``lr / 25 / final_div_factor`` (None: torch's default, 1e4; Cranmer et
+    al.'s code uses 1e5, which their cards set)."""
     precision: str
     """``fp32``, or ``bf16``: mixed precision, the training forward pass under ``torch.autocast`` (matrix
     products in bfloat16 with float32 accumulation; weights, gradients, optimiser, validation in float32)."""
@@ -64,6 +67,7 @@ class TrainConfig:
             lr=float(tc.lr), weight_decay=float(tc.weight_decay), schedule=str(tc.schedule),
             optimizer=str(tc.optimizer), loss=str(tc.loss), patience=cfg.scale.patience,
             max_steps_per_epoch=cfg.scale.max_steps_per_epoch, grad_clip=tc.get("grad_clip"),
+            final_div_factor=tc.get("final_div_factor"),
             precision=str(cfg.precision), compile=bool(cfg.compile),
         )  # fmt: skip
 
@@ -162,7 +166,8 @@ def make_optimizer(model: torch.nn.Module, name: str, lr: float, weight_decay: f
 
 def _scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig, total_steps: int):
     if cfg.schedule == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=max(total_steps, 2))
+        extra = {} if cfg.final_div_factor is None else {"final_div_factor": float(cfg.final_div_factor)}
+        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=max(total_steps, 2), **extra)
     if cfg.schedule == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(total_steps, 1))
     if cfg.schedule == "constant":
@@ -250,6 +255,35 @@ def _loss_bound(data: Any, cfg: TrainConfig, device: torch.device, objective, lo
     return bound if math.isfinite(bound) else None
 
 
+def train_step(
+    model: Model, forward, data: Any, index: Tensor, generator: torch.Generator, backend: Backend,
+    device: torch.device, cfg: TrainConfig, opt: torch.optim.Optimizer, sched, objective, own_loss: bool, mixed,
+    check_shapes: bool = False,
+) -> float:  # fmt: skip
+    """One optimiser step of the training loop on training samples ``index``: the batch (augmented), the forward
+    pass, the loss and the model's regularisation, backward, clipping, the optimiser and the schedule. Returns the
+    loss (without the regularisation); a non-finite total skips the update and is returned (inf or nan).
+    ``benchmarks/loop_overhead.py`` times this function against the model's forward and backward alone."""
+    batch, targets = data.batch("train", index, augment=True, generator=generator)
+    batch, targets = backend.bind(batch.to(device)), {k: v.to(device) for k, v in targets.items()}
+    with mixed:
+        outputs = named_outputs(forward(batch), model.spec.target, model)
+        if check_shapes:  # before the first step: a broadcast loss would train on nonsense
+            check_output_shapes(model, outputs, targets)
+        loss = model.loss(outputs, targets, batch) if own_loss else objective(outputs, targets)
+        total = loss + as_tensor(model.regularization(batch), loss).float()
+    if not torch.isfinite(total):
+        return float(total.item())  # inf or nan: the caller stops
+    value = loss.item()
+    opt.zero_grad(set_to_none=True)
+    total.backward()
+    if cfg.grad_clip:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+    opt.step()
+    sched.step()
+    return value
+
+
 def train(
     model: Model,
     data: Any,
@@ -330,27 +364,14 @@ def train(
                    leave=False, mininterval=0.5)  # fmt: skip
         for step in bar:
             index = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
-            batch, targets = data.batch("train", index, augment=True, generator=generator)
-            batch, targets = backend.bind(batch.to(device)), {k: v.to(device) for k, v in targets.items()}
-            with mixed:
-                outputs = named_outputs(forward(batch), model.spec.target, model)
-                if not shapes_checked:  # before the first step: a broadcast loss would train on nonsense
-                    check_output_shapes(model, outputs, targets)
-                    shapes_checked = True
-                loss = model.loss(outputs, targets, batch) if own_loss else objective(outputs, targets)
-                total = loss + as_tensor(model.regularization(batch), loss).float()
-            if not torch.isfinite(total):
+            value = train_step(model, forward, data, index, generator, backend, device, cfg, opt, sched, objective,
+                               own_loss, mixed, check_shapes=not shapes_checked)  # fmt: skip
+            shapes_checked = True
+            if not math.isfinite(value):
                 raise TrainingDiverged(
-                    f"training diverged: loss is {total.item()} at epoch {epoch + 1}, step {step + 1}; "
+                    f"training diverged: loss is {value} at epoch {epoch + 1}, step {step + 1}; "
                     f"try a lower learning rate (model.train.lr={cfg.lr})"
                 )
-            value = loss.item()
-            opt.zero_grad(set_to_none=True)
-            total.backward()
-            if cfg.grad_clip:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            opt.step()
-            sched.step()
             running += value
             count += 1
             if step % 20 == 0:
