@@ -57,13 +57,25 @@ class GNN(Model):
         return self._messages(batch, self.node_features(batch))
 
 
+def reference_weight_scale(spec: TaskSpec) -> float:
+    r"""What a regulariser weight of Cranmer et al.'s code is worth per unit of our loss: (n − 1)/(n·d).
+
+    Their loss per batch of B graphs is a sum, Σ |error| over the B·n·d components, plus
+    ``weight · B · R / n`` with R the penalty summed over the n(n − 1) edges of one graph. Divided by B·n·d, our
+    loss's units (a mean per component), the penalty is ``weight · (n − 1)/(n·d)`` × its mean over edges, which is
+    what we add: a card's ``l1_weight`` or ``kl_weight`` keeps their code's value (1e-2, 1), and its strength
+    relative to the data term is theirs (for 4 particles in 2-D, 3/8 of the weight)."""
+    n, d = int(spec.n_particles), int(spec.dim)
+    return (n - 1) / (n * d) if n > 1 else 1.0
+
+
 class GNNL1(GNN):
-    """``gnn-l1``: L1 penalty on the messages, ``l1_weight`` × mean over edges of Σ_k |m_k|
-    (the report's α_L1 = 1e-2 with its 1/N^e normalisation)."""
+    """``gnn-l1``: L1 penalty on the messages, ``l1_weight`` × (n − 1)/(n·d) × mean over edges of Σ_k |m_k|: the
+    reference's α_L1 = 1e-2 at the reference's strength relative to the data term (``reference_weight_scale``)."""
 
     def __init__(self, spec: TaskSpec, l1_weight: float = 1e-2, **hparams):
         super().__init__(spec, **hparams)
-        self.l1_weight = l1_weight
+        self.l1_weight = l1_weight * reference_weight_scale(spec)
         self._last_messages: Tensor | None = None
 
     def _messages(self, batch: Batch, x: Tensor) -> Tensor:
@@ -79,14 +91,15 @@ class GNNL1(GNN):
 
 class GNNKL(GNN):
     """``gnn-kl``: the edge model outputs a mean and a log-variance per message component (even and
-    odd outputs); training samples the messages and adds ``kl_weight`` × the KL divergence to N(0, 1),
-    ½(μ² + σ² − log σ²) summed over components and averaged over edges (the report's eq. 7);
+    odd outputs); training samples the messages and adds ``kl_weight`` × (n − 1)/(n·d) × the KL divergence to
+    N(0, 1), ½(μ² + σ² − log σ²) summed over components and averaged over edges (the report's eq. 7, at the
+    reference code's strength relative to the data term: ``reference_weight_scale``);
     evaluation and ``edge_messages`` use the means. ``message_importance`` is the mean KL per component
     (the probe picks the components with the largest)."""
 
     def __init__(self, spec: TaskSpec, kl_weight: float = 1.0, **hparams):
         super().__init__(spec, **hparams)
-        self.kl_weight = kl_weight
+        self.kl_weight = kl_weight * reference_weight_scale(spec)
         self._last_kl: Tensor | None = None
 
     def edge_outputs(self, message_dim: int) -> int:

@@ -51,12 +51,60 @@ def test_bottleneck_messages_have_the_system_dimension():
     assert model.edge_messages(_batch()).shape == (8 * 12, 2)
 
 
-def test_l1_penalty_is_the_mean_summed_absolute_message():
-    model = _model("gnn-l1")
-    batch = _batch()
-    model(batch)
-    expected = 1e-2 * model.edge_messages(batch).abs().sum(-1).mean()
-    torch.testing.assert_close(model.regularization(batch), expected)
+def _reference_total(per_component_error, one_graph_penalty, weight: float, B: int, n: int):
+    """Cranmer et al.'s code: Σ |error| over the batch plus ``weight · B · R / n``, R the penalty summed over one
+    graph's edges, written from their loss's definition, divided by the B·n·d components (our loss's units)."""
+    d = per_component_error.shape[-1]
+    return (per_component_error.abs().sum() + weight * B * one_graph_penalty / n) / (B * n * d)
+
+
+def _identical_graphs(B=8):
+    """B copies of one 4-particle system: every graph's edges carry the same messages, so one graph's penalty,
+    as the reference takes it, is exactly the batch's mean per graph."""
+    g = torch.Generator().manual_seed(0)
+    one = torch.randn(1, 4, 2, generator=g), torch.randn(1, 4, 2, generator=g)
+    ones = torch.ones(B, 4)
+    batch = from_dense(one[0].expand(B, 4, 2), one[1].expand(B, 4, 2), {"charge": ones, "mass": ones})
+    return get_backend("torch").bind(batch)
+
+
+@pytest.mark.parametrize("name", ["gnn-l1", "gnn-kl"])
+def test_regulariser_has_the_reference_strength_relative_to_the_data_term(name):
+    # issue: our L1 and KL penalties were 2.7x the reference's relative to the data term (they summed over one
+    # graph and divided by n; we averaged over all edges); for 4 particles in 2-D the factor is (n-1)/(n d) = 3/8
+    model = _model(name)
+    model.train()
+    batch, B, n = _identical_graphs(), 8, 4
+    out = model(batch)
+    target = torch.zeros_like(out)
+    ours = (out - target).abs().mean() + model.regularization(batch)
+    if name == "gnn-l1":
+        per_edge = model.edge_messages(batch).abs().sum(-1)
+        weight = 1e-2
+    else:
+        raw = super(type(model), model)._messages(batch, model.node_features(batch))
+        mu, logvar = raw[:, 0::2], raw[:, 1::2]
+        per_edge = (0.5 * (mu * mu + logvar.exp() - logvar)).sum(-1)
+        weight = 1.0
+    one_graph = per_edge[: n * (n - 1)].sum()  # the reference's messages: the first graph's edges only
+    torch.testing.assert_close(ours, _reference_total(out - target, one_graph, weight, B, n))
+    # the old definition (the weight on the mean over edges, unscaled) is 8/3 of it: the check tells them apart
+    old = (out - target).abs().mean() + weight * per_edge.mean()
+    assert not torch.allclose(old, ours, rtol=1e-3)
+
+
+def test_cranmer_cards_end_onecycle_at_their_final_div_factor():
+    from bench.train import TrainConfig, _scheduler, make_optimizer
+
+    for name, expected in [("gnn-bottleneck", 1e5), ("egnn", 1e4)]:
+        cfg = compose([f"model={name}", "task=spring"])
+        tc = TrainConfig.from_config(cfg, 64, 64)
+        opt = make_optimizer(torch.nn.Linear(2, 2), "adam", tc.lr)
+        sched = _scheduler(opt, tc, 100)
+        for _ in range(99):  # to the last of its 100 steps
+            opt.step()
+            sched.step()
+        assert opt.param_groups[0]["lr"] == pytest.approx(tc.lr / 25 / expected, rel=1e-6), name
 
 
 def test_kl_samples_in_training_and_uses_means_otherwise():
