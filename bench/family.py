@@ -140,6 +140,9 @@ class Family:
     optional_data_keys: ClassVar[tuple[str, ...]] = ()
     """Those of ``data_keys`` that only some cards have (family H's ``field``): absent or null, they are left out
     of the parameters, so that adding one to the family keeps the other tasks' datasets and checksums."""
+    per_scale_data_keys: ClassVar[tuple[str, ...]] = ()
+    """Those of ``data_keys`` that the card gives per scale (``{tiny: ..., quick: ...}``, as ``simulations``): a
+    dataset's parameters hold its own scale's value only, so that another scale's value leaves its checksum."""
     manifests_dir: ClassVar[Path | None] = None
     """The committed official manifests ``<task>-v<version>-<scale>.json`` (None: ``conf_dir``'s sibling
     folder ``manifests``): a result can be submitted only on an official dataset."""

@@ -46,13 +46,16 @@ OFFICIAL_MANIFESTS = Path(__file__).resolve().parent / "manifests"
 
 def data_params(card, scale: str) -> dict[str, Any]:
     """The generator parameters that determine a dataset's bytes (a plain dict): the family's
-    ``data_keys`` of the card and the scale's simulation count."""
+    ``data_keys`` of the card (those of ``per_scale_data_keys`` at this scale) and the scale's simulation count."""
     fam = get_family(str(card.family))
     if scale not in card.simulations:
         raise unknown("scale", scale, card.simulations.keys())
     keys = [k for k in fam.data_keys if k not in fam.optional_data_keys or card.get(k) is not None]
     params = {k: OmegaConf.to_object(card[k]) if OmegaConf.is_config(card[k]) else card[k] for k in keys}
     params["simulations"] = int(card.simulations[scale])
+    for key in fam.per_scale_data_keys:  # {scale: value} on the card: only this scale's value makes the bytes
+        if isinstance(params.get(key), dict):
+            params[key] = params[key].get(scale)
     return params
 
 

@@ -19,6 +19,7 @@ class ForcesFamily(Family):
     conf_dir = Path(__file__).resolve().parent / "conf"
     manifests_dir = Path(__file__).resolve().parent.parent / "manifests"  # tasks/manifests, shared by both
     option_groups = {"sr": "operon"}  # symbolic regression of the messages: operon | pysr | none
+    per_scale_data_keys = ("test_simulations",)  # the fixed test split: null at tiny, 10,000 at quick and paper
 
     @property
     def data_keys(self) -> tuple[str, ...]:  # type: ignore[override]
@@ -51,6 +52,11 @@ class ForcesFamily(Family):
             or abs(sum(split) - 1) > 1e-6
         ):
             raise out_of_range("task.split", split, "three fractions (train, val, test) in [0, 1] summing to 1")
+        if card.get("test_simulations") is not None:
+            for scale, count in card.test_simulations.items():
+                if count is not None:
+                    check_range(f"task.test_simulations.{scale}", count, integer=True, minimum=1)
+            check_range("task.test_every", card.test_every, integer=True, minimum=1)
 
     def generate(self, card, scale, progress=True):
         from bench.tasks.forces.generate import generate
@@ -58,8 +64,10 @@ class ForcesFamily(Family):
         return generate(card, scale, progress=progress)
 
     def describe_generation(self, info: dict[str, Any]) -> str:
+        test = (f"; test split: {info['test_simulations']} other simulations, {info['test_snapshots_per_simulation']} "
+                f"snapshots each" if "test_simulations" in info else "")  # fmt: skip
         return (f"{info['simulations']} simulations; {info['reintegrated']} re-integrated with finer substeps, "
-                f"{info['dropped']} dropped over the energy tolerance")  # fmt: skip
+                f"{info['dropped']} dropped over the energy tolerance{test}")  # fmt: skip
 
     def load(self, dataset, card):
         from bench.tasks.forces.loader import ForcesData

@@ -50,6 +50,28 @@ def test_splits_disjoint_by_simulation_and_sized(system, data_root):
     assert train["position"].dtype == np.float32
 
 
+def test_fixed_test_split_replaces_the_test_share_and_leaves_train_and_val(tmp_path):
+    # quick and paper fix 10,000 other test simulations (every 10th snapshot); here the same rule at tiny size
+    base = D.generate_dataset(task_card("charge"), "tiny", root=tmp_path / "a", progress=False)
+    fixed = D.generate_dataset(task_card("charge", ["test_simulations.tiny=30", "test_every=10"]), "tiny",
+                               root=tmp_path / "b", progress=False)  # fmt: skip
+    for split in ("train", "val"):
+        for key, value in base.split(split).items():
+            np.testing.assert_array_equal(fixed.split(split)[key], value)
+    test = fixed.split("test")
+    gen = fixed.manifest["generation"]
+    assert test["position"].shape == (30 - gen["test_dropped"], 10, 4, 2)  # snapshots 0, 10, ..., 90 of 100
+    assert gen["test_simulations"] == len(test["simulation"]) and gen["test_snapshots_per_simulation"] == 10
+    assert not np.array_equal(test["position"][:3, 0], base.split("test")["position"][:3, 0])  # other seeds
+    # a scale's own value makes its bytes: another scale's value leaves the tiny checksum alone
+    other = D.generate_dataset(task_card("charge", ["test_simulations.quick=5"]), "tiny", root=tmp_path / "c",
+                               progress=False)  # fmt: skip
+    assert other.checksum == base.checksum
+    card = task_card("charge")
+    assert D.data_params(card, "quick")["test_simulations"] == 10000
+    assert D.data_params(card, "tiny")["test_simulations"] is None
+
+
 def test_load_dataset_api(data_root):
     from bench.errors import BenchError
 
