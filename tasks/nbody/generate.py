@@ -12,9 +12,11 @@ SPLITS = ("train", "val", "test")
 
 DATA_KEYS = (
     "family", "version", "n_particles", "dim", "data_seed", "split", "dt", "record_every", "input_frame",
-    "target_frame", "rollout_frames", "velocity_norm", "charges", "max_force", "rotate_test",
+    "target_frame", "rollout_frames", "velocity_norm", "charges", "max_force", "rotate_test", "position_std_offset",
 )  # fmt: skip
-"""The card entries that determine the bytes of a dataset (besides the scale's simulation count)."""
+"""The card entries that determine the bytes of a dataset (besides the scale's simulation count).
+``position_std_offset`` is optional (``NBodyFamily.optional_data_keys``): null on the EGNN-protocol card, so
+its parameters and bytes are those from before the key existed."""
 
 
 def split_sizes(n_sims: int, weights) -> tuple[int, int, int]:
@@ -77,8 +79,10 @@ def generate(card, scale: str, progress: bool = True) -> tuple[dict[str, np.ndar
 
         raise BenchError(f"task.dim={card.dim} is not supported by the n-body simulator; valid: 3")
     seed = int(card.data_seed)
+    offset = card.get("position_std_offset")
     state = initial_state(n_sims, n, [seed, 0], velocity_norm=float(card.velocity_norm),
-                          charges=tuple(float(c) for c in card.charges))  # fmt: skip
+                          charges=tuple(float(c) for c in card.charges),
+                          position_offset=0.0 if offset is None else float(offset))  # fmt: skip
     arrays: dict[str, np.ndarray] = {}
     for split, sims in split_simulations(n_sims, card.split, seed).items():
         kept = frames(card, split)
