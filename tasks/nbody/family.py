@@ -25,6 +25,8 @@ class NBodyFamily(Family):
 
         return DATA_KEYS
 
+    optional_data_keys = ("position_std_offset",)  # HEGNN's +0.1 on σ; null on the EGNN card keeps its bytes
+
     def check_card(self, card: Any) -> None:
         from bench.config import SEED_LIMIT, check_range, check_split, out_of_range
 
@@ -42,6 +44,8 @@ class NBodyFamily(Family):
                     note=f"after task.input_frame={card.input_frame}")  # fmt: skip
         check_range("task.rollout_frames", card.rollout_frames, integer=True, minimum=0)
         check_range("task.velocity_norm", card.velocity_norm, minimum=0)
+        check_range("task.position_std_offset", card.get("position_std_offset"), minimum=0,
+                    null="σ = (n/5)^(1/3) alone (EGNN)")  # fmt: skip
         check_range("task.max_force", card.max_force, above=0, null="no clipping")
         charges = list(card.charges)
         if not charges or any(isinstance(c, bool) or not isinstance(c, (int, float)) for c in charges):

@@ -12,9 +12,11 @@ SPLITS = ("train", "val", "test")
 
 DATA_KEYS = (
     "family", "version", "n_particles", "dim", "data_seed", "split", "dt", "record_every", "input_frame",
-    "target_frame", "rollout_frames", "velocity_norm", "charges", "max_force", "rotate_test",
+    "target_frame", "rollout_frames", "velocity_norm", "charges", "max_force", "rotate_test", "position_std_offset",
 )  # fmt: skip
-"""The card entries that determine the bytes of a dataset (besides the scale's simulation count)."""
+"""The card entries that determine the bytes of a dataset (besides the scale's simulation count).
+``position_std_offset`` is optional (``NBodyFamily.optional_data_keys``): null on the EGNN-protocol card, so
+its parameters and bytes are those from before the key existed."""
 
 
 def split_sizes(n_sims: int, weights) -> tuple[int, int, int]:
@@ -62,6 +64,15 @@ def frames(card, split: str) -> list[int]:
     return [int(card.input_frame) + k * step for k in range(2 + extra)]
 
 
+def initial_states(card, scale: str) -> dict[str, np.ndarray]:
+    """Frame 0 of every simulation of a dataset (before the split and the test rotation): ``initial_state``
+    with the card's seed, velocity norm, charges and ``position_std_offset`` (null: none)."""
+    offset = card.get("position_std_offset")
+    return initial_state(int(card.simulations[scale]), int(card.n_particles), [int(card.data_seed), 0],
+                         velocity_norm=float(card.velocity_norm), charges=tuple(float(c) for c in card.charges),
+                         position_offset=0.0 if offset is None else float(offset))  # fmt: skip
+
+
 def generate(card, scale: str, progress: bool = True) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Arrays ``{split}/{field}`` of one dataset, and generation facts for its manifest.
 
@@ -71,14 +82,12 @@ def generate(card, scale: str, progress: bool = True) -> tuple[dict[str, np.ndar
     ``rotation`` (S, 3, 3), the rotation applied to each test trajectory.
     """
     n_sims = int(card.simulations[scale])
-    n = int(card.n_particles)
     if int(card.dim) != 3:
         from bench.errors import BenchError
 
         raise BenchError(f"task.dim={card.dim} is not supported by the n-body simulator; valid: 3")
     seed = int(card.data_seed)
-    state = initial_state(n_sims, n, [seed, 0], velocity_norm=float(card.velocity_norm),
-                          charges=tuple(float(c) for c in card.charges))  # fmt: skip
+    state = initial_states(card, scale)
     arrays: dict[str, np.ndarray] = {}
     for split, sims in split_simulations(n_sims, card.split, seed).items():
         kept = frames(card, split)

@@ -7,7 +7,14 @@ Every particle carries a charge q = ±1 and unit mass. The force on particle *i*
 each component clipped to ±``max_force``; one step of ``dt`` is a kick then a drift (semi-implicit
 Euler, as in the NRI/EGNN generator): ``v += dt·F(x)``, then ``x += dt·v``. There are no walls, so the
 dynamics are E(3)-equivariant. Initial positions are N(0, σ²) per coordinate with σ = (n/5)^(1/3)
-(the same density for every n), initial velocities N(0, I) rescaled to norm ``velocity_norm``.
+(the same density for every n; EGNN's generator) or (n/5)^(1/3) + 0.1 (HEGNN's generator: a card's
+``position_std_offset``), initial velocities N(0, I) rescaled to norm ``velocity_norm``.
+
+Frames: our frame k is the state after k·``record_every`` steps (frame 0: the initial state). The reference
+generators count differently: EGNN's frame k is the state after 100(k+1) steps (its first recorded frame,
+the initial state, is overwritten), HEGNN's after 100k + 1. Ours thus lags EGNN's by one frame (100 steps)
+and HEGNN's by one step; the input and target are still 1000 steps apart, and the offset only shifts where
+the trajectories are taken from (within the noise of the published numbers).
 
 float64 throughout. ``forces`` and ``simulate`` run compiled kernels (``_kernels``, numba: simulations
 in SIMD lanes, a block's state in cache for all its steps); they give bit for bit the bytes of the numpy
@@ -21,18 +28,25 @@ from __future__ import annotations
 import numpy as np
 
 
-def position_std(n_particles: int) -> float:
-    """σ = (n/5)^(1/3): the spread of the initial positions (5 particles: 1)."""
-    return (n_particles / 5.0) ** (1.0 / 3.0)
+def position_std(n_particles: int, offset: float = 0.0) -> float:
+    """σ = (n/5)^(1/3) + ``offset``: the spread of the initial positions. EGNN's generator: offset 0 (5 particles:
+    σ = 1); HEGNN's: offset 0.1. Offset 0 gives σ bit for bit as before the offset existed (x + 0.0 == x)."""
+    return (n_particles / 5.0) ** (1.0 / 3.0) + offset
 
 
 def initial_state(
-    n_sims: int, n_particles: int, seed, velocity_norm: float = 0.5, charges=(-1.0, 1.0)
+    n_sims: int,
+    n_particles: int,
+    seed,
+    velocity_norm: float = 0.5,
+    charges=(-1.0, 1.0),
+    position_offset: float = 0.0,
 ) -> dict[str, np.ndarray]:
-    """Positions N(0, σ²), velocities of norm ``velocity_norm`` in uniformly random directions, charges
-    drawn from ``charges`` with equal probability. Shapes: ``pos``/``vel`` (S, n, 3), ``charge`` (S, n)."""
+    """Positions N(0, σ²) with σ = ``position_std(n_particles, position_offset)``, velocities of norm
+    ``velocity_norm`` in uniformly random directions, charges drawn from ``charges`` with equal probability.
+    Shapes: ``pos``/``vel`` (S, n, 3), ``charge`` (S, n)."""
     rng = np.random.default_rng(seed)
-    pos = rng.standard_normal((n_sims, n_particles, 3)) * position_std(n_particles)
+    pos = rng.standard_normal((n_sims, n_particles, 3)) * position_std(n_particles, position_offset)
     vel = rng.standard_normal((n_sims, n_particles, 3))
     speed = np.sqrt(vel[..., 0] * vel[..., 0] + vel[..., 1] * vel[..., 1] + vel[..., 2] * vel[..., 2])
     vel = vel * (velocity_norm / speed)[..., None]
@@ -109,7 +123,8 @@ def simulate(
     progress: bool = False,
 ) -> dict[str, np.ndarray]:
     """Integrate every simulation of ``state`` and keep the listed frames (frame k: the state after
-    ``k·record_every`` steps; frame 0 is the initial state).
+    ``k·record_every`` steps; frame 0 is the initial state. EGNN's frame k is after 100(k+1) steps, HEGNN's
+    after 100k + 1: see the module docstring).
 
     Simulations are independent: the compiled kernel integrates them ``block_size(n)`` at a time, all steps of
     a block before the next, and is called on chunks of ``chunk`` (the progress bar's unit); neither

@@ -10,7 +10,7 @@ import pytest
 from bench.config import task_card
 from bench.tasks import data as D
 from bench.tasks.nbody import Evaluator, RolloutEvaluator
-from bench.tasks.nbody.generate import split_simulations, split_sizes
+from bench.tasks.nbody.generate import initial_states, split_simulations, split_sizes
 from bench.tasks.nbody.systems import initial_state, simulate
 
 
@@ -41,6 +41,45 @@ def test_matches_committed_official_manifest(name, data_root):
     ds = D.generate_dataset(card, "tiny", root=data_root, progress=False)
     official = json.loads(D.official_manifest_path(name, int(card.version), "tiny").read_text())
     assert ds.checksum == official["checksum"]
+
+
+@pytest.mark.parametrize("name", ["nbody5h", "nbody20", "nbody50", "nbody100"])
+def test_hegnn_tasks_spread_the_initial_positions_as_hegnns_generator(name):
+    """σ = (n/5)^(1/3) + 0.1 (Cen et al.'s generator) on the HEGNN-protocol cards: the sample std of the tiny
+    dataset's initial positions is within 2.5 % of it, and more than 2.5 % from EGNN's (n/5)^(1/3) (v2's)."""
+    card = task_card(name)
+    n = int(card.n_particles)
+    spread = initial_states(card, "tiny")["pos"].std()
+    assert abs(spread / ((n / 5) ** (1 / 3) + 0.1) - 1) < 0.025
+    assert abs(spread / (n / 5) ** (1 / 3) - 1) > 0.025
+    assert D.data_params(card, "tiny")["position_std_offset"] == 0.1 and card.version >= 3
+
+
+def test_egnn_task_has_no_spread_offset_and_its_parameters_are_unchanged():
+    """nbody5 keeps EGNN's σ = 1 bit for bit and has no ``position_std_offset`` parameter (so its manifest, its
+    checksum and its records stay those of v1; ``test_matches_committed_official_manifest`` checks the bytes)."""
+    card = task_card("nbody5")
+    assert card.position_std_offset is None and "position_std_offset" not in D.data_params(card, "tiny")
+    plain = initial_state(card.simulations.tiny, 5, [card.data_seed, 0])
+    np.testing.assert_array_equal(initial_states(card, "tiny")["pos"], plain["pos"])
+    assert plain["pos"].std() == pytest.approx(1.0, abs=0.03)
+
+
+def test_hegnn_dataset_is_simulated_from_the_offset_initial_states(data_root):
+    card = task_card("nbody5h")
+    train = D.generate_dataset(card, "tiny", root=data_root, progress=False).split("train")
+    state = initial_states(card, "tiny")
+    picked = {k: v[train["simulation"][:3]] for k, v in state.items()}
+    ref = simulate(picked, [30, 40])
+    np.testing.assert_allclose(train["position"][:3], ref["pos"], rtol=0, atol=1e-5)
+
+
+def test_a_negative_spread_offset_is_refused():
+    from bench.errors import BenchError
+    from bench.family import get_family
+
+    with pytest.raises(BenchError, match="position_std_offset"):
+        get_family("nbody").check_card(task_card("nbody5h", ["position_std_offset=-0.5"]))
 
 
 def test_test_rotations_do_not_depend_on_the_blas_kernel():
