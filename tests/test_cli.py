@@ -173,7 +173,7 @@ def test_list_shows_matrix(capsys):
 def test_data_prints_path_and_checksum(data_root, capsys):
     code, out, _ = _run(capsys, "data", "task=spring", "scale=tiny", f"data_dir={data_root}", "progress=false")
     assert code == 0
-    assert f"dataset: {data_root}/spring/v1/tiny" in out and "checksum: sha256:" in out
+    assert f"dataset: {data_root}/spring/v2/tiny" in out and "checksum: sha256:" in out
     assert "official: matches" in out
 
 

@@ -72,8 +72,8 @@ def test_list_composes_nothing(monkeypatch, capsys):
     bench.config._listed_card.cache_clear()
     assert main(["list"]) == 0
     out = capsys.readouterr().out
-    assert "gnn-bottleneck  v1 bench.baselines.gnn:GNN  families ['forces']  capabilities: edge_messages" in out
-    assert "  spring          family forces, v1, 4 particles in 2-D, target acceleration, metric mae" in out
+    assert "gnn-bottleneck  v2 bench.baselines.gnn:GNN  families ['forces']  capabilities: edge_messages" in out
+    assert "  spring          family forces, v2, 4 particles in 2-D, target acceleration, metric mae" in out
 
 
 @pytest.mark.parametrize("group", all_groups())

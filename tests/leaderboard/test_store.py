@@ -85,7 +85,7 @@ def test_bench_results_prints_the_aggregate(session_runs, capsys):
     code = main(["results", "--source", "local", "--runs", str(session_runs)])
     out = capsys.readouterr().out
     assert code == 0
-    lines = [line for line in out.splitlines() if "spring v1" in line]
+    lines = [line for line in out.splitlines() if "spring v2" in line]
     assert len(lines) == 2 and all(" 3 " in line for line in lines)  # two entries of three seeds, ranked
     assert lines[0].split()[3] == "1" and "±" in lines[0]
     code = main(["results", "--source", "local", "--runs", str(session_runs), "--records", "--model", "velocitynet"])

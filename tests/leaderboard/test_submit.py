@@ -49,8 +49,8 @@ def test_valid_submission_is_written_and_readable_by_the_store(runs, card, data_
     assert written["authors"] == ["Ada Example", "Bo Example"] and written["licence"] == "MIT"
     records = [json.loads(p.read_text()) for p in folder.rglob(RECORD_NAME)]
     assert written["parameters"] == records[0]["n_parameters"] > 1000
-    assert written["hyperparameters"]["spring v1 tiny"]["hparams"] == {"hidden": 64, "layers": 2}
-    assert written["training_data"]["spring v1 tiny"]["checksum"] == records[0]["data_checksum"]
+    assert written["hyperparameters"]["spring v2 tiny"]["hparams"] == {"hidden": 64, "layers": 2}
+    assert written["training_data"]["spring v2 tiny"]["checksum"] == records[0]["data_checksum"]
     assert len(records) == 3 and sorted(r["seed"] for r in records) == [0, 1, 2]
     for run_dir in _run_dirs(folder):  # copied byte for byte, plus the probe sample for the app's scatter
         original = next(p for p in _run_dirs(runs) if p.name == run_dir.name)
@@ -103,16 +103,16 @@ def test_edited_predictions_with_a_matching_hash_are_recomputed(runs, card, data
 
 def test_wrong_task_version_is_rejected(runs, card, data_root, tmp_path, capsys):
     run = _run_dirs(runs)[2]
-    _edit_record(run, lambda r: r.update(task_version=2))
+    _edit_record(run, lambda r: r.update(task_version=3))
     err = _rejected(capsys, runs, card, data_root, tmp_path)
-    assert f"{run}: task_version: 2, but the official 'spring' task is version 1" in err
+    assert f"{run}: task_version: 3, but the official 'spring' task is version 2" in err
 
 
 def test_wrong_data_checksum_is_rejected(runs, card, data_root, tmp_path, capsys):
     run = _run_dirs(runs)[0]
     _edit_record(run, lambda r: r.update(data_checksum="sha256:" + "0" * 64))
     err = _rejected(capsys, runs, card, data_root, tmp_path)
-    assert f"{run}: data_checksum: sha256:000" in err and "is not the official spring v1 tiny dataset" in err
+    assert f"{run}: data_checksum: sha256:000" in err and "is not the official spring v2 tiny dataset" in err
 
 
 def test_missing_seed_is_rejected(runs, card, data_root, tmp_path, capsys):
@@ -120,7 +120,7 @@ def test_missing_seed_is_rejected(runs, card, data_root, tmp_path, capsys):
 
     shutil.rmtree(_run_dirs(runs)[2])
     err = _rejected(capsys, runs, card, data_root, tmp_path)
-    assert "spring v1 tiny (torch): seed: 2 distinct seed(s)" in err and "at least 3 distinct seeds are needed" in err
+    assert "spring v2 tiny (torch): seed: 2 distinct seed(s)" in err and "at least 3 distinct seeds are needed" in err
 
 
 def test_duplicate_seed_is_rejected(runs, card, data_root, tmp_path, capsys):

@@ -52,7 +52,7 @@ def test_the_tutorial_end_to_end(tmp_path, data_root, capsys, monkeypatch):
     code, out, err = _bench(capsys, submit, "--data-dir", str(data_root), "--out", str(out_dir))
     assert code == 0, err
     card = yaml.safe_load((out_dir / "pair-force-net" / "card.yaml").read_text())
-    assert card["authors"] == ["Ada Example"] and set(card["training_data"]) == {"spring v1 tiny", "charge v1 tiny"}
+    assert card["authors"] == ["Ada Example"] and set(card["training_data"]) == {"spring v2 tiny", "charge v2 tiny"}
 
     pytest.importorskip("streamlit")
     from streamlit.testing.v1 import AppTest

@@ -81,7 +81,7 @@ def spring(data_root, tmp_path) -> Path:
     """A private copy of the session's tiny spring dataset: a data_dir of its own (nothing regenerated)."""
     ds = D.generate_dataset(task_card("spring"), "tiny", root=data_root, progress=False)
     root = tmp_path / "data"
-    shutil.copytree(ds.path, root / "spring" / "v1" / "tiny")
+    shutil.copytree(ds.path, root / "spring" / "v2" / "tiny")
     return root
 
 
@@ -162,8 +162,8 @@ def test_a_full_disk_while_writing_a_dataset(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(D, "save_npz", full)
     code, _, err = _run(capsys, "data", "task=spring", "scale=tiny", f"data_dir={tmp_path}", "progress=false")
-    assert code == 2 and f"no space left on the device to write {tmp_path}/spring/v1/tiny" in err
-    assert [p for p in tmp_path.rglob("*") if not p.is_dir()] == [] and not (tmp_path / "spring/v1/tiny").exists()
+    assert code == 2 and f"no space left on the device to write {tmp_path}/spring/v2/tiny" in err
+    assert [p for p in tmp_path.rglob("*") if not p.is_dir()] == [] and not (tmp_path / "spring/v2/tiny").exists()
 
 
 # 3. temporary files of killed processes
@@ -189,7 +189,7 @@ def test_a_killed_runs_temporary_file_is_removed_on_the_next_start(spring, tmp_p
 
 
 def test_a_killed_generations_temporary_folder_is_removed(spring):
-    parent = spring / "spring" / "v1"
+    parent = spring / "spring" / "v2"
     old, fresh = parent / ".tiny-k1ll3d00", parent / ".tiny-runn1ng0"
     other_variant = parent / ".tiny-0123456789-k1ll3d00"  # another dataset's: not ours to judge here
     for folder in (old, fresh, other_variant):
@@ -205,7 +205,7 @@ def test_a_killed_generations_temporary_folder_is_removed(spring):
 
 
 def test_a_corrupt_datasets_fix_repeats_data_dir_and_repairs_it(spring, capsys):
-    npz = spring / "spring" / "v1" / "tiny" / "dataset.npz"
+    npz = spring / "spring" / "v2" / "tiny" / "dataset.npz"
     npz.write_bytes(npz.read_bytes()[:1000])
     code, _, err = _run(capsys, "data", "task=spring", "scale=tiny", f"data_dir={spring}", "progress=false")
     fix = f"bench data task=spring scale=tiny data_dir={spring} --force"
@@ -216,15 +216,15 @@ def test_a_corrupt_datasets_fix_repeats_data_dir_and_repairs_it(spring, capsys):
 
 
 def test_a_deleted_manifest_is_repaired_by_the_suggested_command(spring, capsys):
-    (spring / "spring" / "v1" / "tiny" / "manifest.json").unlink()
+    (spring / "spring" / "v2" / "tiny" / "manifest.json").unlink()
     with pytest.raises(DataError) as e:
         D.load(task_card("spring"), "tiny", root=spring)
     fix = f"bench data task=spring scale=tiny data_dir={spring}"
-    assert str(e.value).endswith(fix) and f"incomplete spring tiny dataset at {spring}/spring/v1/tiny" in str(e.value)
+    assert str(e.value).endswith(fix) and f"incomplete spring tiny dataset at {spring}/spring/v2/tiny" in str(e.value)
     code, out, _ = _run(capsys, *fix.split()[1:], "progress=false")
     assert code == 0 and "official: matches" in out
     assert D.load(task_card("spring"), "tiny", root=spring).manifest["checksum"].startswith("sha256:")
-    assert sorted(p.name for p in (spring / "spring" / "v1").iterdir()) == ["tiny"]
+    assert sorted(p.name for p in (spring / "spring" / "v2").iterdir()) == ["tiny"]
 
 
 def test_a_variants_fix_names_its_keys(tmp_path):
@@ -239,7 +239,7 @@ def test_a_variants_fix_names_its_keys(tmp_path):
 def test_force_regeneration_racing_another(spring, monkeypatch):
     """Another ``--force`` regeneration lands between ours moving the old folder aside and putting ours in its
     place (where the old code's ``rmtree`` failed): ours verifies and uses theirs."""
-    card, real_replace, target = task_card("spring"), os.replace, spring / "spring" / "v1" / "tiny"
+    card, real_replace, target = task_card("spring"), os.replace, spring / "spring" / "v2" / "tiny"
     raced = []
 
     def replace(src, dst):
@@ -256,7 +256,7 @@ def test_force_regeneration_racing_another(spring, monkeypatch):
 
 
 def test_a_forged_local_manifest_is_not_official(spring, capsys):
-    folder = spring / "spring" / "v1" / "tiny"
+    folder = spring / "spring" / "v2" / "tiny"
     with np.load(folder / "dataset.npz") as z:
         arrays = {k: z[k] for k in z.files}
     arrays["train/position"] = arrays["train/position"] + np.float32(1e-3)
@@ -267,7 +267,9 @@ def test_a_forged_local_manifest_is_not_official(spring, capsys):
     manifest["checksum"] = manifest["official_checksum"] = forged
     (folder / "manifest.json").write_text(json.dumps(manifest))
     code, out, _ = _run(capsys, "data", "task=spring", "scale=tiny", f"data_dir={spring}", "progress=false")
-    official = json.loads(D.official_manifest_path("spring", 1, "tiny").read_text())["checksum"]
+    official = json.loads(D.official_manifest_path("spring", int(task_card("spring").version), "tiny").read_text())[
+        "checksum"
+    ]
     assert code == 0 and f"official: DIFFERS: {official}" in out and "matches" not in out
 
 

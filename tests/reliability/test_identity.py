@@ -82,8 +82,8 @@ def _other_data(data_root: Path, target: Path) -> Path:
     """``target`` holding a spring tiny dataset with other numbers (a valid one: its manifest's checksum is its own)."""
     from bench.tasks.data import checksum
 
-    src = data_root / "spring" / "v1" / "tiny"
-    dst = target / "spring" / "v1" / "tiny"
+    src = data_root / "spring" / "v2" / "tiny"
+    dst = target / "spring" / "v2" / "tiny"
     shutil.copytree(src, dst)
     with np.load(dst / "dataset.npz") as z:
         arrays = {k: z[k] for k in z.files}
@@ -201,7 +201,7 @@ def _edit(folder: Path, edit) -> None:
 def test_submit_refuses_mixed_hyperparameters(roots, card, data_root, tmp_path, capsys):
     main_runs, other = _folders(roots["main"]), _folders(roots["h32"])
     err = _rejected(capsys, [main_runs[0], main_runs[1], other[2]], card, data_root, tmp_path)
-    assert "spring v1 tiny (torch): config: the runs mix 2 configurations" in err
+    assert "spring v2 tiny (torch): config: the runs mix 2 configurations" in err
     assert "model.hparams.hidden: 64 vs 32" in err
 
 

@@ -61,7 +61,7 @@ def test_two_processes_racing_for_one_dataset_simulate_it_once(tmp_path):
     assert len(checksums) == 1 and next(iter(checksums)).startswith("sha256:")
     assert log.read_text() == "simulated\n"  # one simulation; the other process loaded and verified it
     assert sum("waiting for another process: the spring tiny dataset" in err for _, err in results) == 1
-    folder = root / "spring" / "v1"
+    folder = root / "spring" / "v2"
     assert sorted(p.name for p in folder.iterdir()) == ["tiny"]  # no temporary folder, no lock file left
     assert (folder / "tiny").stat().st_mode & 0o777 == 0o755  # readable by every user of a shared data_dir
 
