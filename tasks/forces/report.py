@@ -51,11 +51,14 @@ DAGGER = "†"
 BOOTSTRAP_LEVEL, BOOTSTRAP_RESAMPLES = 0.9, 2000
 
 
-def published(task: str, model: str, metric: str) -> float | str | None:
+def published(
+    task: str, model: str, metric: str, n_particles: int | None = None, dim: int | None = None
+) -> float | str | None:
     """A published number of a row, from the reference table (``bench/leaderboard/references.yaml``):
     Cranmer et al.'s summed test loss ``loss_sum``, the "Symbolic Distillation" report's Table 2
-    ``report_mae`` and Table 3 ``force_r2_robust``, and ``recovery`` (its Table 5; the GNN+EQL report)."""
-    return references.lookup(task, model, metric)
+    ``report_mae`` and Table 3 ``force_r2_robust``, and ``recovery`` (its Table 5; the GNN+EQL report).
+    With ``n_particles``/``dim``, only a number published for that size (or for any size)."""
+    return references.lookup(task, model, metric, n_particles=n_particles, dim=dim)
 
 
 def _shown(value: float | str | None, task: str | None = None) -> str:
@@ -65,10 +68,10 @@ def _shown(value: float | str | None, task: str | None = None) -> str:
     return f"{value}{DAGGER}" if task in OTHER_DEFINITION else str(value)
 
 
-def components_per_graph(record: dict[str, Any]) -> int:
-    """n·d of the record's task card: the number of acceleration components the paper's loss sums per graph."""
+def size(record: dict[str, Any]) -> tuple[int, int]:
+    """(n, d) of the record's task card: the paper's loss sums |error| over a graph's n·d components."""
     task = record["config"]["task"]
-    return int(task["n_particles"]) * int(task["dim"])
+    return int(task["n_particles"]), int(task["dim"])
 
 
 def zero_mae_interval(
@@ -217,11 +220,11 @@ HEADER = (
 def table(records: list[dict[str, Any]]) -> str:
     groups: dict[tuple[str, str, tuple[str, int, str], str], list[dict[str, Any]]] = {}
     for r in records:
-        groups.setdefault((r["task"], r["model"], budget(r), variant(r)), []).append(r)
+        groups.setdefault((r["task"], r["model"], budget(r), variant(r), size(r)), []).append(r)
     lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     examples = []
     order = {m: i for i, m in enumerate(MODELS)}
-    for (task, model, (scale, epochs, precision), differs), rs in sorted(
+    for (task, model, (scale, epochs, precision), differs, (n, d)), rs in sorted(
         groups.items(), key=lambda kv: (VALID_SYSTEMS.index(kv[0][0]), order[kv[0][1]], kv[0][2])
     ):
         rs = sorted({r["seed"]: r for r in rs}.values(), key=lambda r: r["seed"])  # one record per seed
@@ -229,26 +232,30 @@ def table(records: list[dict[str, Any]]) -> str:
         chosen = [v.chosen for v in verdicts]
         front = [v.front for v in verdicts]
         mass = f"{_count([v.mass_chosen for v in verdicts])} / {_count([v.mass_front for v in verdicts])}"
-        published_r2 = published(task, model, "force_r2_robust")
+
+        # numbers published for this size of system only
+        paper = {m: published(task, model, m, n_particles=n, dim=d)
+                 for m in ("loss_sum", "report_mae", "force_r2_robust", "recovery")}  # fmt: skip
+        published_r2 = paper["force_r2_robust"]
+        differs = ", ".join(x for x in ("" if (n, d) == (4, 2) else f"n={n}, d={d}", differs) if x)
         name, run_budget = f"{model}{f' ({differs})' if differs else ''}", f"{scale}, {epochs} epochs, {precision}"
         mae = [r["metrics"]["mae"] for r in rs]
         zero = [r["metrics"].get("zero_mae") for r in rs]
         relative = [
             r["metrics"].get("relative_mae", m / z if z else None) for r, m, z in zip(rs, mae, zero, strict=True)
         ]
-        nd = [components_per_graph(r) for r in rs]
+        nd = [n * d] * len(rs)
         cells = [
             task, name, run_budget, ", ".join(str(r["seed"]) for r in rs),
             _mean_std(mae), _mean_std(relative), _mean_std(zero), _interval(rs[0]),
             _mean_std([m * k for m, k in zip(mae, nd, strict=True)]),
             _mean_std([None if z is None else z * k for z, k in zip(zero, nd, strict=True)]),
-            f"{_shown(published(task, model, 'loss_sum'), task)} / "
-            f"{_shown(published(task, model, 'report_mae'), task)}",
+            f"{_shown(paper['loss_sum'], task)} / {_shown(paper['report_mae'], task)}",
             _mean_std([r["metrics"].get("force_r2_robust") for r in rs]),
             _shown(None if published_r2 is None else f"{published_r2:.4f}", task),
             _mean_std([r["metrics"].get("force_r2_full") for r in rs]),
             _count(chosen), _count(front), mass,
-            _shown(published(task, model, "recovery"), task),
+            _shown(paper["recovery"], task),
             f"{_mean_std([r['train_time_s'] / 60 for r in rs], '.1f')} min",
         ]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
@@ -274,7 +281,8 @@ def render(records: list[dict[str, Any]], roots: list[Path]) -> str:
     head = (
         "# Force-law recovery: reproduction report\n\n"
         "Generated by `bench report family=forces` from the result records under "
-        f"{', '.join(f'`{r}`' for r in roots)}. The published numbers are for 2-D systems of 4 particles.\n\n"
+        f"{', '.join(f'`{r}`' for r in roots)}. The published numbers are for 2-D systems of 4 particles; a "
+        "row of another size (named beside its model) shows only numbers published for its size.\n\n"
         "**Losses.** Our test MAE is the mean absolute error of the acceleration over every component of the test "
         "split; `MAE / MAE of 0` divides it by the MAE of predicting zero (1 = no better than zero). Cranmer et al. "
         "2020's test loss (standard / bottleneck / L1; their data set: 10,000 simulations, about 200 epochs) is "

@@ -101,7 +101,10 @@ def test_losses_are_converted_to_the_papers_sum_per_graph(runs):
     # n·d is read from the run's task card, never assumed: 8 particles in 3-D sum 24 components
     big = _as(record, "spring", 0, 0.1, 0.4)
     big["config"] = {**record["config"], "task": {**record["config"]["task"], "n_particles": 8, "dim": 3}}
-    assert _row(table([big]), "spring")["ours per graph: MAE × n·d"] == "2.4"
+    row = _row(table([big, _as(record, "spring", 1, 0.1, 0.4)]), "spring")  # the 4 × 2 run is a row of its own
+    assert row["model"] == "gnn-bottleneck (n=8, d=3)" and row["seeds"] == "0"
+    assert row["ours per graph: MAE × n·d"] == "2.4" and row["MAE of 0 × n·d"] == "9.6"
+    assert row["published loss (paper / report)"] == "– / –"  # published for 4 particles in 2-D: not beside it
 
 
 def test_published_damped_numbers_are_marked_as_another_definition(runs):
