@@ -32,6 +32,8 @@ def test_report_groups_seeds_and_shows_published_numbers(runs, tmp_path, capsys)
     assert bottleneck["MAE of 0"].endswith(" ± 0")  # predicting zero: the same test split for both seeds
     assert bottleneck["recovered (chosen)"] == "–"  # no symbolic regression was run (sr=none)
     assert bottleneck["exactly or up to m_i/m_j (chosen / front)"] == "– / –"
+    over_mi, over_mj = bottleneck["R² robust F/m_i / F/m_j"].split(" / ")  # the probe's fits up to a mass factor
+    assert " ± " in over_mi and " ± " in over_mj
     lo, hi = (float(v) for v in bottleneck["MAE of 0, 90 % CI"].strip("[]").split(", "))
     assert lo < float(bottleneck["MAE of 0"].split(" ± ")[0]) < hi  # the dataset is still on disk
     assert "the paper nor the report publishes the loss of predicting zero" in text
