@@ -9,9 +9,12 @@ are saved with the predictions, see ``collect``).
   then symbolic regression of the chosen components (``symbolic.py``, engine ``sr=``; ``sr=none`` skips
   it) with every Pareto-front expression scored for recovery (``recovery.py``): ``symbolic.recovered``
   (the chosen expression of every component is recovered), ``symbolic.recovered_on_front`` (some
-  expression of every component's front is).
+  expression of every component's front is), and the same counting an expression recovered up to a mass
+  factor too (``symbolic.recovered_up_to_mass``, ``symbolic.recovered_up_to_mass_on_front``; each
+  expression's own ``recovered_mass_factor`` and ``mass_factor``). The probe is given each edge's masses:
+  ``force_probe`` also holds the fits against ``F / m_i`` and ``F / m_j`` and its ``best_form``.
 - ``equation`` → the model's own closed-form edge function, scored for recovery the same way
-  (``equation.recovered``).
+  (``equation.recovered``, ``equation.recovered_up_to_mass``).
 """
 
 from __future__ import annotations
@@ -44,7 +47,12 @@ def score_equation(model, score: recovery.RecoveryScore) -> dict[str, Any]:
     for k, expr in enumerate(model.equation()):
         verdict = score({"expression": expr})
         components.append({"component": k, **verdict})
-    return {"components": components, "recovered": bool(components) and all(c["recovered"] for c in components)}
+    return {
+        "components": components,
+        "recovered": bool(components) and all(c["recovered"] for c in components),
+        "recovered_up_to_mass": bool(components)
+        and all(c["recovered"] or c["recovered_mass_factor"] for c in components),
+    }
 
 
 def _sr_settings(cfg) -> dict[str, Any] | None:

@@ -72,6 +72,9 @@ def show_probe(run_dir: str, read_record) -> None:
     if probe:
         st.markdown(f"R² robust **{probe['r2_robust']:.4f}**, full **{probe['r2_full']:.4f}** "
                     "(d most important components, each fitted as a + b·F)")  # fmt: skip
+        if "best_form" in probe:  # records from before the fits up to a mass factor have none
+            st.caption(f"Up to a mass factor: R² robust {probe['r2_robust_mass_i']:.4f} against F/m_i, "
+                       f"{probe['r2_robust_mass_j']:.4f} against F/m_j; best fit: {probe['best_form']}")  # fmt: skip
     points = probe_points(run_dir, read_record)
     if points is not None:
         st.scatter_chart(points, x="linear combination of true force", y="message (standardised)",
@@ -80,13 +83,24 @@ def show_probe(run_dir: str, read_record) -> None:
         st.caption("no probe inputs were kept with this run")
     symbolic = probes.get("symbolic")
     if symbolic and symbolic.get("components"):
-        st.markdown(f"**Recovered equation** (symbolic regression, {symbolic.get('engine', '?')}): "
-                    f"{'law recovered ✅' if symbolic.get('recovered') else 'law not recovered'}")  # fmt: skip
+        verdict = ("law recovered ✅" if symbolic.get("recovered") else "law recovered up to a mass factor"
+                   if symbolic.get("recovered_up_to_mass") else "law not recovered")  # fmt: skip
+        st.markdown(f"**Recovered equation** (symbolic regression, {symbolic.get('engine', '?')}): {verdict}")
         st.caption("As reported by the run (the record's analyses): the search is not repeated by bench submit, "
-                   "which re-scores every expression's recovery verdict.")  # fmt: skip
+                   "which re-scores every expression's exact recovery verdict (not the one up to a mass "
+                   "factor).")  # fmt: skip
         for comp in symbolic["components"]:
             if comp.get("latex"):
                 st.latex(f"\\phi_{{{comp.get('component', '')}}} \\approx {comp['latex']}")
                 st.caption(f"message {comp.get('component')}: complexity {comp.get('complexity')}, "
                            f"mse {comp.get('mse', float('nan')):.3g}, "
-                           f"{'recovered' if comp.get('recovered') else 'not recovered'}")  # fmt: skip
+                           f"{_verdict(comp)}")  # fmt: skip
+
+
+def _verdict(entry) -> str:
+    """An expression's recovery verdict in words: exactly, up to a mass factor, or not."""
+    if entry.get("recovered"):
+        return "recovered"
+    if entry.get("recovered_mass_factor"):
+        return f"recovered up to the mass factor {entry.get('mass_factor')}"
+    return "not recovered"

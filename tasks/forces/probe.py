@@ -7,6 +7,11 @@ combinations of the true pair force?
 3. Fit each as ``a + b · F_ij`` by least squares against the true pair force on the receiver.
    *Full*: fit and score on all edges. *Robust*: refit without the 10 % of edges with the largest
    residuals, and score on the kept 90 %.
+4. Given the receiver's and sender's masses of each edge, fit each component the same way against
+   ``F_ij / m_i`` and against ``F_ij / m_j`` too: Cranmer et al. 2020 and the report "Symbolic Distillation
+   of GNNs" (Table 5) count r1 and r2 laws recovered "up to a mass factor" when a message is linear in the
+   force over one of the masses (a model may divide by the receiver's mass in its edge function rather than in
+   its node function: the target is the acceleration). ``best_form`` says which of the three fits best.
 
 ``ForceProbe()(input_dict) -> metrics``, dict in and dict out, like the evaluators.
 """
@@ -33,15 +38,34 @@ def _r2(y: np.ndarray, fitted: np.ndarray) -> float:
     return 1.0 - ss_res / ss_tot if ss_tot > 0 else 0.0
 
 
+def _fit_component(y: np.ndarray, force: np.ndarray) -> dict[str, Any]:
+    """Full and robust fits of one standardised component ``y`` as ``a + b · force``."""
+    coef_full, fitted_full = _fit(y, force)
+    keep = np.argsort(np.abs(y - fitted_full), kind="stable")[: int(np.ceil(ROBUST_KEEP * len(y)))]
+    coef, _ = _fit(y[keep], force[keep])
+    fitted = np.column_stack([np.ones(len(force)), force]) @ coef
+    return {"r2_full": _r2(y, fitted_full), "r2_robust": _r2(y[keep], fitted[keep]), "coef": coef}
+
+
+FORMS = {"F": "", "F/m_i": "_mass_i", "F/m_j": "_mass_j"}
+"""The forms of the force a message may be linear in, and the suffix of their R² keys."""
+
+
 class ForceProbe:
-    """Input: ``messages`` (E, k), ``pair_force`` (E, d), optional ``importance`` (k,).
+    """Input: ``messages`` (E, k), ``pair_force`` (E, d), optional ``importance`` (k,), optional
+    ``receiver_mass`` and ``sender_mass`` (E,).
     Output: ``r2_robust`` and ``r2_full`` (means over the d chosen components), and per component its
-    index, both R², and the fitted ``intercept`` and ``force_coefficients``."""
+    index, both R², and the fitted ``intercept`` and ``force_coefficients``. With the masses, also
+    ``r2_robust_mass_i``, ``r2_full_mass_i`` (fits against ``F / m_i``), ``r2_robust_mass_j``,
+    ``r2_full_mass_j`` (against ``F / m_j``), per component and as means, and ``best_form``: the form
+    (``F``, ``F/m_i`` or ``F/m_j``) with the highest mean robust R² (``F`` on a tie)."""
 
     expected_input = {
         "messages": "float array (E, k): the model's edge messages, in the batch's edge order",
         "pair_force": "float array (E, d): the true force on each edge's receiver from its sender",
         "importance": "optional float array (k,): larger = more important (default: standard deviation)",
+        "receiver_mass": "optional float array (E,): the mass m_i of each edge's receiver (with sender_mass)",
+        "sender_mass": "optional float array (E,): the mass m_j of each edge's sender (with receiver_mass)",
     }
 
     def __repr__(self) -> str:
@@ -57,6 +81,7 @@ class ForceProbe:
         d = force.shape[1]
         if messages.shape[1] < d:
             raise ValueError(f"ForceProbe: {messages.shape[1]} message components, fewer than d = {d}")
+        forms = {"F": force, **self._over_mass(input_dict, len(force))}
         importance = input_dict.get("importance")
         importance = messages.std(0) if importance is None else np.asarray(importance, dtype=np.float64)
         chosen = np.argsort(-importance, kind="stable")[:d]
@@ -64,22 +89,46 @@ class ForceProbe:
         for c in chosen:
             y = messages[:, c]
             y = (y - y.mean()) / (y.std() if y.std() > 0 else 1.0)
-            coef_full, fitted_full = _fit(y, force)
-            keep = np.argsort(np.abs(y - fitted_full), kind="stable")[: int(np.ceil(ROBUST_KEEP * len(y)))]
-            coef, _ = _fit(y[keep], force[keep])
-            fitted = np.column_stack([np.ones(len(force)), force]) @ coef
-            components.append({
+            fits = {form: _fit_component(y, X) for form, X in forms.items()}
+            coef = fits["F"]["coef"]
+            component: dict[str, Any] = {
                 "component": int(c),
-                "r2_full": _r2(y, fitted_full),
-                "r2_robust": _r2(y[keep], fitted[keep]),
+                "r2_full": fits["F"]["r2_full"],
+                "r2_robust": fits["F"]["r2_robust"],
                 "intercept": float(coef[0]),
                 "force_coefficients": [float(v) for v in coef[1:]],
-            })  # fmt: skip
-        return {
-            "r2_robust": float(np.mean([c["r2_robust"] for c in components])),
-            "r2_full": float(np.mean([c["r2_full"] for c in components])),
-            "components": components,
-        }
+            }
+            for form, fit in fits.items():
+                if form != "F":
+                    component[f"r2_full{FORMS[form]}"] = fit["r2_full"]
+                    component[f"r2_robust{FORMS[form]}"] = fit["r2_robust"]
+            components.append(component)
+        out: dict[str, Any] = {}
+        for form in forms:
+            for kind in ("r2_robust", "r2_full"):
+                key = kind + FORMS[form]
+                out[key] = float(np.mean([c[key] for c in components]))
+        if len(forms) > 1:
+            out["best_form"] = max(forms, key=lambda form: out["r2_robust" + FORMS[form]])  # first (F) on a tie
+        return {**out, "components": components}
+
+    @staticmethod
+    def _over_mass(input_dict: dict[str, Any], edges: int) -> dict[str, np.ndarray]:
+        """``F / m_i`` and ``F / m_j`` from the optional masses (none without them)."""
+        given = [k for k in ("receiver_mass", "sender_mass") if input_dict.get(k) is not None]
+        if not given:
+            return {}
+        if len(given) == 1:
+            raise ValueError(f"ForceProbe: {given[0]} given without the other; give receiver_mass and sender_mass")
+        force = np.asarray(input_dict["pair_force"], dtype=np.float64)
+        out = {}
+        for form, key in (("F/m_i", "receiver_mass"), ("F/m_j", "sender_mass")):
+            mass = np.asarray(input_dict[key], dtype=np.float64)
+            if mass.shape != (edges,) or not np.all(mass > 0):
+                raise ValueError(f"ForceProbe: {key} must be ({edges},) positive masses, got shape {mass.shape}"
+                                 f"{'' if mass.shape != (edges,) else f', minimum {mass.min():.3g}'}")  # fmt: skip
+            out[form] = force / mass[:, None]
+        return out
 
 
 def plot(input_dict: dict[str, Any], result: dict[str, Any], path, max_points: int = 5000) -> None:
@@ -130,9 +179,11 @@ def chosen_messages(inputs: dict[str, np.ndarray], result: dict[str, Any]) -> np
 
 def probe_model(model, data, backend, device, seed: int = 0, samples: int = PROBE_SAMPLES):
     """Run a model's ``edge_messages`` on random test snapshots; returns (probe inputs, probe result). The
-    inputs also hold each edge's symbolic-regression inputs (``symbolic.edge_inputs``)."""
+    inputs also hold each edge's symbolic-regression inputs (``symbolic.edge_inputs``) and, from them, its
+    receiver's and sender's masses (for the fits up to a mass factor)."""
     import torch
 
+    from bench.tasks.forces.recovery import variable_names
     from bench.tasks.forces.symbolic import edge_inputs
 
     index = torch.from_numpy(probe_index(data.num_samples("test"), seed, samples))
@@ -143,6 +194,9 @@ def probe_model(model, data, backend, device, seed: int = 0, samples: int = PROB
         inputs = {"messages": model.edge_messages(batch).double().cpu().numpy(),
                   "pair_force": data.pair_forces("test", index),
                   "edge_inputs": edge_inputs(batch, batch.dim)}  # fmt: skip
+        names = variable_names(batch.dim)
+        inputs["receiver_mass"] = inputs["edge_inputs"][:, names.index("m_i")].copy()
+        inputs["sender_mass"] = inputs["edge_inputs"][:, names.index("m_j")].copy()
         if hasattr(model, "message_importance"):
             inputs["importance"] = model.message_importance(batch).double().cpu().numpy()
     return inputs, ForceProbe()(inputs)

@@ -23,6 +23,14 @@ A rotated law (messages that mix Δx and Δy) counts: the ``b_k`` are free. A mi
 ``m_i`` absent from an r1 law) fails both verdicts. ``discontinuous`` has no closed form in these
 variables; its symbolic verdict is ``None`` and only the numeric one is reported.
 
+**Recovered up to a mass factor** is a separate verdict (``recovered_mass_factor``, with ``mass_factor``
+``"m_i"`` or ``"m_j"``): the same two checks, with the same rules, against ``F / m_i`` or ``F / m_j`` in
+place of ``F`` (the fitted truth written with that factor). Cranmer et al. 2020, the report "Symbolic
+Distillation of GNNs" (Table 5) and the GNN+EQL report count r1 and r2 laws found this way (an r1 message
+``m_j Δ / r'²``, the receiver's mass missing) as recovered up to the mass factor. It never changes
+``recovered``; an expression recovered exactly is not linear in ``F / m`` (the masses vary), so the two
+verdicts exclude each other. The symbolic check of a factor runs only where its numeric check passed.
+
 ``RecoveryScore(system, dim, r_range)(input_dict) -> result``: dict in, dict out, like the evaluators.
 """
 
@@ -37,6 +45,8 @@ from bench.errors import BenchError
 from bench.tasks.forces.systems import SOFTENING, get_potential
 
 R2_THRESHOLD = 0.999
+MASS_FACTORS = ("m_i", "m_j")
+"""The masses a law may be recovered "up to": the receiver's and the sender's."""
 FRESH_PAIRS = 5000
 TINY = 1e-2
 OUTSIDE_FACTOR = 2.0
@@ -168,7 +178,9 @@ def _round_significant(expr, digits: int):
 class RecoveryScore:
     """Input: ``expression`` (SymPy or text over ``variable_names(dim)``).
     Output: ``recovered`` (both verdicts), ``numeric`` {recovered, r2_inside, r2_outside, intercept,
-    force_coefficients}, ``symbolic`` {recovered, remainder} (None without a closed-form law), ``latex``."""
+    force_coefficients}, ``symbolic`` {recovered, remainder} (None without a closed-form law), ``latex``;
+    ``recovered_mass_factor`` (both verdicts against ``F / m_i`` or ``F / m_j``), ``mass_factor`` (which:
+    ``"m_i"``, ``"m_j"`` or None) and ``mass_factors`` {m_i, m_j: {recovered, numeric, symbolic}}."""
 
     def __init__(self, system: str, dim: int, r_range: tuple[float, float], seed: int = 0):
         self.system, self.dim = system, int(dim)
@@ -183,8 +195,14 @@ class RecoveryScore:
         return (f"RecoveryScore({self.system}, d={self.dim}, training r in [{self.r_lo:.3g}, {self.r_hi:.3g}])\n"
                 f"  input: expression over {', '.join(variable_names(self.dim))}")  # fmt: skip
 
-    def numeric(self, expr) -> dict[str, Any]:
-        (x_in, f_in), (x_out, f_out) = self.inside, self.outside
+    def _target(self, pairs: tuple[np.ndarray, np.ndarray], factor: str | None) -> tuple[np.ndarray, np.ndarray]:
+        """Fresh pairs' inputs and their true force, over the mass ``factor`` (a variable name) if given."""
+        x, f = pairs
+        return (x, f) if factor is None else (x, f / x[:, variable_names(self.dim).index(factor), None])
+
+    def numeric(self, expr, factor: str | None = None) -> dict[str, Any]:
+        """The linear fits to the true force (to ``F / factor`` with a mass ``factor``) inside and outside."""
+        (x_in, f_in), (x_out, f_out) = self._target(self.inside, factor), self._target(self.outside, factor)
         e_in, e_out = evaluate(expr, self.dim, x_in), evaluate(expr, self.dim, x_out)
         if not (np.all(np.isfinite(e_in)) and np.all(np.isfinite(e_out))):
             return {"recovered": False, "r2_inside": float("-inf"), "r2_outside": float("-inf"), "intercept": None,
@@ -199,20 +217,22 @@ class RecoveryScore:
             "force_coefficients": [float(c) for c in coef[1:]],
         }
 
-    def symbolic(self, expr) -> dict[str, Any] | None:
+    def symbolic(self, expr, factor: str | None = None) -> dict[str, Any] | None:
+        """The SymPy check against the fitted truth (written as ``F / factor`` with a mass ``factor``)."""
         import sympy
 
         if self.law is None:
             return None
+        law = self.law if factor is None else [F / symbols(self.dim)[factor] for F in self.law]
         points = self.inside[0]
         values = evaluate(expr, self.dim, points)
         scale = float(np.std(values)) if np.all(np.isfinite(values)) else float("nan")
         if not scale > 0:
             return {"recovered": False, "remainder": "constant or not finite on the fresh pairs"}
-        law_values = np.column_stack([evaluate(F, self.dim, points) for F in self.law])
+        law_values = np.column_stack([evaluate(F, self.dim, points) for F in law])
         coef, _ = _linear_fit(values, law_values)
         a = sympy.Float(coef[0])
-        truth = a + sum(sympy.Float(b) * F for b, F in zip(coef[1:], self.law, strict=True))
+        truth = a + sum(sympy.Float(b) * F for b, F in zip(coef[1:], law, strict=True))
         remainder = sympy.simplify(_terms_left(sympy.simplify(expr - truth), self.dim, points, scale))
         if not remainder.free_symbols:
             return {"recovered": True, "check": "difference", "remainder": str(remainder), "truth": str(truth)}
@@ -232,8 +252,24 @@ class RecoveryScore:
         else:
             symbolic = self.symbolic(expr)
         recovered = numeric["recovered"] and (symbolic is None or symbolic["recovered"])
+        factors = {factor: self.mass_factor(expr, factor) for factor in MASS_FACTORS}
+        found = next((factor for factor, verdict in factors.items() if verdict["recovered"]), None)
         return {"recovered": bool(recovered), "numeric": numeric, "symbolic": symbolic,
+                "recovered_mass_factor": found is not None, "mass_factor": found, "mass_factors": factors,
                 "expression": str(expr), "latex": latex(expr, self.dim)}  # fmt: skip
+
+    def mass_factor(self, expr, factor: str) -> dict[str, Any]:
+        """Both verdicts against ``F / factor``; the symbolic check only where the numeric one passed (it cannot
+        change the verdict otherwise)."""
+        if factor not in MASS_FACTORS:
+            raise BenchError(f"unknown mass factor '{factor}'; valid: {', '.join(MASS_FACTORS)}")
+        numeric = self.numeric(expr, factor)
+        if not numeric["recovered"] and self.law is not None:
+            symbolic = {"recovered": False, "check": "skipped", "remainder": "not checked: the numeric verdict failed"}
+        else:
+            symbolic = self.symbolic(expr, factor)
+        recovered = numeric["recovered"] and (symbolic is None or symbolic["recovered"])
+        return {"recovered": bool(recovered), "numeric": numeric, "symbolic": symbolic}
 
 
 RANGE_PERCENTILES = (5, 99)

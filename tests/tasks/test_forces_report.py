@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bench.cli import main
-from bench.tasks.forces.report import load_records, table
+from bench.tasks.forces.report import HEADER, load_records, table
 
 
 @pytest.fixture(scope="module")
@@ -24,12 +24,19 @@ def test_report_groups_seeds_and_shows_published_numbers(runs, tmp_path, capsys)
     text = out.read_text()
     rows = [line for line in text.splitlines() if line.startswith("| spring")]
     assert len(rows) == 2 and rows[0].startswith("| spring | gnn | tiny, 2 epochs, fp32 | 0, 1 |")
-    bottleneck = rows[1].split(" | ")
-    assert bottleneck[1:4] == ["gnn-bottleneck", "tiny, 2 epochs, fp32", "0, 1"]
-    assert bottleneck[6] == "0.046 / 0.16" and bottleneck[8] == "1.0000" and bottleneck[12] == "✓/✓"
-    assert " ± " in bottleneck[4]  # mean ± std over the two seeds
-    assert bottleneck[5].endswith(" ± 0")  # predicting zero: the same test split for both seeds
-    assert bottleneck[10] == "–"  # no symbolic regression was run (sr=none)
+    bottleneck = dict(zip(HEADER, rows[1].strip("| ").split(" | "), strict=True))
+    assert [bottleneck[k] for k in ("model", "budget", "seeds")] == ["gnn-bottleneck", "tiny, 2 epochs, fp32", "0, 1"]
+    assert bottleneck["published loss (paper / report)"] == "0.046 / 0.16"
+    assert bottleneck["published R²"] == "1.0000" and bottleneck["published recovery"] == "✓/✓"
+    assert " ± " in bottleneck["test MAE"]  # mean ± std over the two seeds
+    assert bottleneck["MAE of 0"].endswith(" ± 0")  # predicting zero: the same test split for both seeds
+    assert bottleneck["recovered (chosen)"] == "–"  # no symbolic regression was run (sr=none)
+    assert bottleneck["exactly or up to m_i/m_j (chosen / front)"] == "– / –"
+    over_mi, over_mj = bottleneck["R² robust F/m_i / F/m_j"].split(" / ")  # the probe's fits up to a mass factor
+    assert " ± " in over_mi and " ± " in over_mj
+    lo, hi = (float(v) for v in bottleneck["MAE of 0, 90 % CI"].strip("[]").split(", "))
+    assert lo < float(bottleneck["MAE of 0"].split(" ± ")[0]) < hi  # the dataset is still on disk
+    assert "the paper nor the report publishes the loss of predicting zero" in text
 
 
 def test_report_rejects_unknown_names(tmp_path, capsys):
@@ -66,9 +73,80 @@ def test_report_shows_a_seed_whose_every_component_was_recovered(runs):
     record = next(r for r in load_records([runs]) if r["model"] == "gnn-bottleneck")
     records = [_with_front(record, 0, [True, False]), _with_front(record, 1, [True, True])]
     text = table(records)
-    row = next(line for line in text.splitlines() if line.startswith("| spring")).split(" | ")
-    assert row[10:12] == ["1/2", "1/2"]  # chosen and front: seed 1 only
+    row = dict(zip(HEADER, next(line for line in text.splitlines() if line.startswith("| spring")).strip("| ")
+                   .split(" | "), strict=True))  # fmt: skip
+    assert row["recovered (chosen)"] == row["recovered (front)"] == "1/2"  # seed 1 only
     # seed 0 comes first but recovered one component of two: the example shown is seed 1's
     assert "- spring, gnn-bottleneck, tiny, 2 epochs, fp32, seed 1 (2 of 2 components): $c_{1,0}" in text
     partial = table(records[:1])
     assert "seed 0 (1 of 2 components): $c_{0,0} \\Delta x$" in partial and "c_{0,1}" not in partial
+
+
+def _row(text: str, system: str) -> dict[str, str]:
+    line = next(line for line in text.splitlines() if line.startswith(f"| {system} "))
+    return dict(zip(HEADER, line.strip("| ").split(" | "), strict=True))
+
+
+def _as(record: dict, task: str, seed: int, mae: float, zero_mae: float) -> dict:
+    metrics = {**record["metrics"], "mae": mae, "zero_mae": zero_mae, "relative_mae": mae / zero_mae}
+    return {**record, "task": task, "seed": seed, "metrics": metrics}
+
+
+def test_losses_are_converted_to_the_papers_sum_per_graph(runs):
+    """Cranmer et al.'s loss sums |error| over a graph's n·d = 4 × 2 components: MAE 0.1 on spring is 0.8."""
+    record = next(r for r in load_records([runs]) if r["model"] == "gnn-bottleneck")
+    assert record["config"]["task"]["n_particles"] * record["config"]["task"]["dim"] == 8
+    row = _row(table([_as(record, "spring", 0, 0.1, 0.4), _as(record, "spring", 1, 0.1, 0.4)]), "spring")
+    assert row["test MAE"] == "0.1 ± 0" and row["ours per graph: MAE × n·d"] == "0.8 ± 0"
+    assert row["MAE of 0 × n·d"] == "3.2 ± 0" and row["MAE / MAE of 0"] == "0.25 ± 0"
+    assert row["published loss (paper / report)"] == "0.046 / 0.16"  # theirs, beside ours in their definition
+    # n·d is read from the run's task card, never assumed: 8 particles in 3-D sum 24 components
+    big = _as(record, "spring", 0, 0.1, 0.4)
+    big["config"] = {**record["config"], "task": {**record["config"]["task"], "n_particles": 8, "dim": 3}}
+    row = _row(table([big, _as(record, "spring", 1, 0.1, 0.4)]), "spring")  # the 4 × 2 run is a row of its own
+    assert row["model"] == "gnn-bottleneck (n=8, d=3)" and row["seeds"] == "0"
+    assert row["ours per graph: MAE × n·d"] == "2.4" and row["MAE of 0 × n·d"] == "9.6"
+    assert row["published loss (paper / report)"] == "– / –"  # published for 4 particles in 2-D: not beside it
+
+
+def test_published_damped_numbers_are_marked_as_another_definition(runs):
+    record = next(r for r in load_records([runs]) if r["model"] == "gnn-bottleneck")
+    text = table([_as(record, "damped", 0, 0.1, 0.4), _as(record, "spring", 0, 0.1, 0.4)])
+    damped, spring = _row(text, "damped"), _row(text, "spring")
+    assert damped["published loss (paper / report)"] == "0.328† / –"
+    assert spring["published loss (paper / report)"] == "0.046 / 0.16"  # no dagger on a system defined as theirs
+    assert "† `damped`: our `damped` system damps every particle uniformly" in text
+    assert "not comparable with ours" in text
+    assert "† `damped`" not in table([_as(record, "spring", 0, 0.1, 0.4)])  # the note only with a damped row
+
+
+def test_recovery_up_to_a_mass_factor_is_counted_apart(runs):
+    record = next(r for r in load_records([runs]) if r["model"] == "gnn-bottleneck")
+    over_mass = {"latex": "m_{j} \\Delta x", "recovered": False, "recovered_mass_factor": True, "mass_factor": "m_i"}
+    symbolic = {"recovered": False, "recovered_on_front": False, "recovered_up_to_mass": True,
+                "recovered_up_to_mass_on_front": True, "components": [{"front": [over_mass]}]}  # fmt: skip
+    with_mass = {**record, "task": "r1", "seed": 0, "analyses": {**record["analyses"], "symbolic": symbolic}}
+    old = {**record, "task": "r1", "seed": 1,
+           "analyses": {**record["analyses"], "symbolic": {**symbolic, "recovered_up_to_mass": None,
+                                                          "recovered_up_to_mass_on_front": None}}}  # fmt: skip
+    text = table([with_mass, old])
+    row = _row(text, "r1")
+    assert row["recovered (chosen)"] == "0/2" and row["recovered (front)"] == "0/2"
+    assert row["exactly or up to m_i/m_j (chosen / front)"] == "1/1 / 1/1"  # the older record has no verdict
+    assert "(\\text{up to } m_i)" in text
+
+
+def test_the_zero_baseline_interval_resamples_simulations():
+    import numpy as np
+
+    from bench.tasks.forces.report import zero_mae_interval
+
+    rng = np.random.default_rng(0)
+    scale = np.exp(rng.standard_normal(200))[:, None, None, None]  # simulations of very different scales
+    acceleration = scale * rng.standard_normal((200, 10, 4, 2))
+    lo, hi = zero_mae_interval(acceleration)
+    assert lo < np.abs(acceleration).mean() < hi
+    # one simulation's snapshots are not independent: the interval is as wide as the simulations' spread says
+    per_sim = np.abs(acceleration).reshape(200, -1).mean(1)
+    assert hi - lo == pytest.approx(2 * 1.645 * per_sim.std() / np.sqrt(200), rel=0.15)
+    assert zero_mae_interval(np.ones((5, 3, 4, 2))) == (1.0, 1.0)
