@@ -42,10 +42,12 @@ def recovery_score(data, cfg) -> recovery.RecoveryScore:
 
 def score_equation(model, score: recovery.RecoveryScore) -> dict[str, Any]:
     """Recovery of each message component of a model's own ``equation()`` (a list of SymPy expressions
-    over ``recovery.variable_names``, one per component the model reports as meaningful)."""
+    over ``recovery.variable_names``, one per component the model reports as meaningful). Lazy, as for the
+    expressions of symbolic regression: SymPy's check runs only where the numeric verdict passed (an untrained
+    Equation Learner's expression can take minutes to simplify, and then fails anyway)."""
     components = []
     for k, expr in enumerate(model.equation()):
-        verdict = score({"expression": expr})
+        verdict = score({"expression": expr}, lazy=True)
         components.append({"component": k, **verdict})
     return {
         "components": components,

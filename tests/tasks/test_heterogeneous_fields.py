@@ -196,14 +196,15 @@ def _field_inputs(F: int, pred: np.ndarray | None) -> dict:
 @pytest.mark.parametrize("F", [1, 4])
 def test_the_field_scores_reward_the_field_and_fail_without_it(F):
     ev = Evaluator(SimpleNamespace(name="field_test", n_particles=60, dim=2, n_types=3))
-    good = ev(_field_inputs(F, lambda t, rng: 0.3 * t - 2.0))
+    good = ev(_field_inputs(F, lambda t, rng: 0.3 * t - 2.0))  # the whole evaluator once (its type scores: UMAP)
     assert good["field_r2"] == pytest.approx(1.0) and good["field_pearson_r"] == pytest.approx(1.0)
     assert good["field_rmse"] == pytest.approx(0.0, abs=1e-9)
-    noise = ev(_field_inputs(F, lambda t, rng: rng.normal(size=t.shape)))
+    fields = ev._field_scores  # the other cases score the field alone: the type scores do not depend on it
+    noise = fields(_field_inputs(F, lambda t, rng: rng.normal(size=t.shape)))
     assert noise["field_r2"] < 0.2 and abs(noise["field_pearson_r"]) < 0.35
-    none = ev(_field_inputs(F, None))  # a model without a field model: a constant field
+    none = fields(_field_inputs(F, None))  # a model without a field model: a constant field
     assert none["field_r2"] == 0.0 and none["field_pearson_r"] == 0.0 and none["field_rmse"] > 0.3
-    broken = ev(_field_inputs(F, lambda t, rng: np.full(t.shape, np.nan)))
+    broken = fields(_field_inputs(F, lambda t, rng: np.full(t.shape, np.nan)))
     assert broken["field_r2"] == 0.0 and broken["field_rmse"] == float("inf")
     if F == 1:
         assert good["field_r2_outlier_rule"] == pytest.approx(1.0) and good["field_outliers"] == 0
