@@ -164,7 +164,8 @@ def patched(tmp_path, monkeypatch):
 
 def _forces_record(model: str) -> dict:
     return {"task": "spring", "task_family": "forces", "model": model, "seed": 0, "scale": "tiny",
-            "config": {"scale": {"epochs": 2}, "model": {}}, "train_time_s": 60.0,
+            "config": {"scale": {"epochs": 2}, "model": {}, "task": {"n_particles": 4, "dim": 2}},
+            "train_time_s": 60.0,
             "metrics": {"mae": 0.5, "zero_mae": 2.0, "force_r2_robust": 0.9, "force_r2_full": 0.8}}  # fmt: skip
 
 
@@ -173,11 +174,17 @@ def test_the_forces_report_shows_the_tables_values(patched):
 
     patched({("spring", "gnn-bottleneck", "loss_sum"): 0.0123, ("spring", "gnn-bottleneck", "report_mae"): 4.56,
              ("spring", "gnn-bottleneck", "force_r2_robust"): 0.5})  # fmt: skip
-    row = next(line for line in table([_forces_record("gnn-bottleneck")]).splitlines() if line.startswith("| spring"))
-    cells = row.split(" | ")
-    assert cells[6] == "0.0123 / 4.56" and cells[8] == "0.5000" and cells[12] == "✓/✓"
-    kl = table([_forces_record("gnn-kl")]).splitlines()[-1].split(" | ")
-    assert cells[1].startswith("gnn-bottleneck") and kl[6] == "– / 7.29" and kl[8] == "0.8014"
+    lines = table([_forces_record("gnn-bottleneck")]).splitlines()
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+
+    def cells(line: str) -> dict[str, str]:
+        return dict(zip(header, [c.strip() for c in line.strip("|").split("|")], strict=True))
+
+    row = cells(next(line for line in lines if line.startswith("| spring")))
+    assert row["published loss (paper / report)"] == "0.0123 / 4.56" and row["published R²"] == "0.5000"
+    assert row["published recovery"] == "✓/✓" and row["model"].startswith("gnn-bottleneck")
+    kl = cells(table([_forces_record("gnn-kl")]).splitlines()[-1])
+    assert kl["published loss (paper / report)"] == "– / 7.29" and kl["published R²"] == "0.8014"
 
 
 def _nbody_record(task: str, model: str, **hparams) -> dict:
