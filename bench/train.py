@@ -275,13 +275,19 @@ def train_step(
     if not torch.isfinite(total):
         return float(total.item())  # inf or nan: the caller stops
     value = loss.item()
+    update(model, total, opt, sched, cfg.grad_clip)
+    return value
+
+
+def update(model: Model, total: Tensor, opt: torch.optim.Optimizer, sched, grad_clip: float | None) -> None:
+    """Backward from ``total``, the gradient clipped to ``grad_clip`` (None: not clipped), the optimiser's step and
+    the schedule's."""
     opt.zero_grad(set_to_none=True)
     total.backward()
-    if cfg.grad_clip:
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+    if grad_clip:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
     opt.step()
     sched.step()
-    return value
 
 
 def train(

@@ -42,7 +42,7 @@ def _prepared(task: str, model: str, scale: str, data_dir: str, out: str, thread
 def measure(p, rounds: int, steps: int) -> dict[str, float]:
     """Median seconds per step of the three variants (see the module docstring), and of each part alone."""
     from bench.model import Model
-    from bench.train import _scheduler, autocast, make_optimizer, named_outputs, train_step
+    from bench.train import _scheduler, autocast, make_optimizer, named_outputs, train_step, update
     from benchmarks.common import measure_interleaved
 
     cfg, model, data, backend, device = p.train_cfg, p.model, p.data, p.backend, p.device
@@ -79,12 +79,7 @@ def measure(p, rounds: int, steps: int) -> dict[str, float]:
     def with_optimiser():
         total = loss_of(*next_of(prebuilt))
         total.item()
-        opt.zero_grad(set_to_none=True)
-        total.backward()
-        if cfg.grad_clip:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        opt.step()
-        sched.step()
+        update(model, total, opt, sched, cfg.grad_clip)
 
     def loop_step():
         train_step(model, model, data, next_of(indices), generator, backend, device, cfg, opt, sched, objective,

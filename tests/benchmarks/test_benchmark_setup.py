@@ -45,3 +45,20 @@ def test_the_memory_benchmarks_runs_compose_and_one_runs(tmp_path, data_root):
     record = bench_memory.cut_short_run(run, "tiny", str(data_root))
     assert record["training"]["epochs_run"] == 1 and record["config"]["scale"]["max_steps_per_epoch"] == 20
     assert record["metrics"]["relative_mae"] > 0
+
+
+def test_the_loop_overhead_benchmark_times_the_loops_own_step(tmp_path, data_root, monkeypatch):
+    """benchmarks/loop_overhead.py at tiny scale: every variant runs, and its loop step is the training loop's
+    ``train_step`` (a step that trains: the weights move)."""
+    import bench.train
+    from benchmarks import loop_overhead
+
+    prepared = loop_overhead._prepared("spring", "egnn", "tiny", str(data_root), str(tmp_path), 1)
+    calls = []
+    real = bench.train.train_step
+    monkeypatch.setattr(bench.train, "train_step", lambda *a, **k: calls.append(1) or real(*a, **k))
+    before = [p.detach().clone() for p in prepared.model.parameters()]
+    times = loop_overhead.measure(prepared, rounds=1, steps=2)
+    assert {"fwd+bwd", "+ optimiser", "loop step", "part: batch"} <= set(times)
+    assert all(t > 0 for t in times.values()) and len(calls) >= 2
+    assert any(not torch.equal(a, b) for a, b in zip(before, prepared.model.parameters(), strict=True))
