@@ -654,6 +654,7 @@ def _check_core_values(cfg: DictConfig) -> None:
         ("model.train.lr", {"above": 0}),
         ("model.train.weight_decay", {"minimum": 0}),
         ("model.train.grad_clip", {"above": 0, "null": "no clipping"}),
+        ("model.train.final_div_factor", {"above": 0, "null": "torch's default, 1e4"}),
     ):
         value = get(key)
         if value is not _UNSET:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,9 @@ class ForcesFamily(Family):
         ):
             raise out_of_range("task.split", split, "three fractions (train, val, test) in [0, 1] summing to 1")
         if card.get("test_simulations") is not None:
+            if not isinstance(card.test_simulations, Mapping):
+                raise out_of_range("task.test_simulations", card.test_simulations,
+                                   "a mapping of scale to a simulation count or null, e.g. {quick: 10000}")  # fmt: skip
             for scale, count in card.test_simulations.items():
                 if count is not None:
                     check_range(f"task.test_simulations.{scale}", count, integer=True, minimum=1)

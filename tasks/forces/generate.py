@@ -37,25 +37,30 @@ def generate(card, scale: str, progress: bool = True) -> tuple[dict[str, np.ndar
 
     Train and validation are the card's ``split`` of the scale's simulations. The test split is their share too,
     unless the card fixes ``test_simulations`` for the scale: then it is that many other simulations (their own
-    seed stream), every ``test_every``-th snapshot of each, the same at every scale that sets it, so that test
-    errors at quick and paper scale are measured on the same data and their predict-zero MAE is known to about
-    ±10 % (``scripts/test_split_size.py``). The train and validation bytes do not depend on it.
-    The acceleration label is computed in float64 from the float32 state that is stored, so that
+    seed stream, ``[data_seed, 3]``; their ``simulation`` ids number them within the test split, 0..N−1, and are
+    not those of the training simulations with the same ids), every ``test_every``-th snapshot of each, the same at
+    every scale that sets it, so that test errors at quick and paper scale are measured on the same data and their
+    predict-zero MAE is known to about ±10 % (``scripts/test_split_size.py``). The train and validation bytes do not
+    depend on it. The acceleration label is computed in float64 from the float32 state that is stored, so that
     input and label agree exactly and integrator error never corrupts a label.
     """
     n_sims = int(card.simulations[scale])
-    n_test = card.test_simulations[scale] if card.get("test_simulations") else None
+    n_test = card.test_simulations.get(scale) if card.get("test_simulations") else None
     run = _simulate(card, n_sims, [int(card.data_seed), 0], progress)
     arrays: dict[str, np.ndarray] = {}
+    stored = []
     for split, sims in split_simulations(n_sims, card.split, int(card.data_seed)).items():
         if split == "test" and n_test is not None:
-            continue  # the fixed test split below replaces the scale's own test simulations
+            continue  # the fixed test split below replaces the scale's own test simulations (simulated, not kept)
         arrays.update(_split_arrays(card, split, run, sims))
-    todo, level, drift = run["dropped"], run["level"], run["drift"]
+        stored.append(sims)
+    stored_sims = np.sort(np.concatenate(stored))
+    todo = np.intersect1d(run["dropped"], stored_sims)  # the facts below are about the simulations kept
+    level, drift = run["level"], run["drift"]
     if n_test is not None:
-        test = _simulate(card, int(n_test), [int(card.data_seed), 2], progress)
+        test = _simulate(card, int(n_test), [int(card.data_seed), 3], progress)
         arrays.update(_split_arrays(card, "test", test, np.arange(int(n_test)), every=int(card.test_every)))
-    kept = np.setdiff1d(np.arange(n_sims), todo)
+    kept = np.setdiff1d(stored_sims, todo)
     info = {
         "dt": get_potential(card.system).dt,
         "simulations": n_sims,

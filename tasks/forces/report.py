@@ -112,14 +112,43 @@ def zero_interval(record: dict[str, Any]) -> tuple[float, float] | None:
                              str(config.get("data_dir", "data")), str(record["data_checksum"]))  # fmt: skip
 
 
+@cache
+def shipped_versions(task: str, model: str) -> tuple[int, int]:
+    """(data version of the task's card, version of the model's card) as shipped today."""
+    from bench.config import listed_card
+
+    return int(listed_card("task", task)["version"]), int(listed_card("model", model)["version"])
+
+
+def is_current(record: dict[str, Any]) -> bool:
+    """Whether a record ran on today's data and model card: another task version is other data (the force family's
+    version 1 had a 150-simulation test split), another card version another model (the Cranmer cards' version 1
+    had the L1/KL penalties at 8/3 of the reference's strength)."""
+    config = record.get("config") or {}
+    ran = ((config.get("task") or {}).get("version", record.get("task_version")),
+           (config.get("model") or {}).get("version", record.get("model_version")))  # fmt: skip
+    try:
+        return tuple(int(v) for v in ran) == shipped_versions(str(record["task"]), str(record["model"]))
+    except (TypeError, ValueError, KeyError):  # no version in the record, or a task or model no longer shipped
+        return False
+
+
 def load_records(roots: list[Path], systems=VALID_SYSTEMS, models=MODELS) -> list[dict[str, Any]]:
-    records = []
+    """The force-family records under ``roots`` of the given systems and models, on today's task and model versions
+    (``is_current``); how many older ones were left out is printed on stderr."""
+    records, old = [], 0
     for root in roots:
         for path in sorted(Path(root).rglob("result.json")):
             record = json.loads(path.read_text())
             if record.get("task_family") == "forces" and record["task"] in systems and record["model"] in models:
+                if not is_current(record):
+                    old += 1
+                    continue
                 record["_path"] = str(path)
                 records.append(record)
+    if old:
+        print(f"left out {old} force-family record(s) of an older task or model version (other data or another "
+              "model: their rows would mix with today's)", file=sys.stderr)  # fmt: skip
     return records
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -42,11 +43,17 @@ def row_name(record: dict[str, Any]) -> str:
     return str(record["model"])
 
 
-def current_version(task: str) -> int:
-    """The data version of a task's card as shipped (records of other versions ran on other data)."""
+@cache
+def current_version(task: str) -> int | None:
+    """The data version of a task's card as shipped (records of other versions ran on other data); None for a task
+    that is no longer shipped."""
     from bench.config import task_card
+    from bench.errors import BenchError
 
-    return int(task_card(task).version)
+    try:
+        return int(task_card(task).version)
+    except BenchError:
+        return None
 
 
 def load_records(roots: list[Path], scales=("quick", "paper")) -> dict[tuple[str, str, str], dict[str, Any]]:
@@ -58,7 +65,8 @@ def load_records(roots: list[Path], scales=("quick", "paper")) -> dict[tuple[str
             record = json.loads(path.read_text())
             if record.get("task_family") != "nbody" or record["scale"] not in scales:
                 continue
-            if record["config"]["task"].get("version") != current_version(record["task"]):
+            task_config = (record.get("config") or {}).get("task") or {}
+            if task_config.get("version") is None or task_config["version"] != current_version(record["task"]):
                 continue
             key = (record["task"], row_name(record), record["scale"])
             if key not in latest or record["created"] > latest[key]["created"]:

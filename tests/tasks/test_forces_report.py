@@ -150,3 +150,24 @@ def test_the_zero_baseline_interval_resamples_simulations():
     per_sim = np.abs(acceleration).reshape(200, -1).mean(1)
     assert hi - lo == pytest.approx(2 * 1.645 * per_sim.std() / np.sqrt(200), rel=0.15)
     assert zero_mae_interval(np.ones((5, 3, 4, 2))) == (1.0, 1.0)
+
+
+def test_records_of_an_older_task_or_model_version_are_left_out(runs, tmp_path, capsys):
+    """Version 1 of the force family had a 150-simulation test split, version 1 of the Cranmer cards their penalties at
+    8/3 of the reference's strength: such records must not be pooled with today's, nor count as done for --run."""
+    import json
+    import shutil
+
+    current = load_records([runs])
+    assert current and all(r["config"]["task"]["version"] == 2 for r in current)
+    old = tmp_path / "old"
+    for k, (key, value) in enumerate([("task", 1), ("model", 1)]):
+        folder = old / str(k)
+        shutil.copytree(current[0]["_path"].rsplit("/", 1)[0], folder)
+        record = json.loads((folder / "result.json").read_text())
+        record["config"][key]["version"] = value
+        (folder / "result.json").write_text(json.dumps(record))
+    capsys.readouterr()
+    assert load_records([old]) == []
+    assert "left out 2 force-family record(s) of an older task or model version" in capsys.readouterr().err
+    assert len(load_records([runs, old])) == len(current)
