@@ -210,3 +210,16 @@ def test_the_nbody_report_shows_the_tables_values(patched):
     assert hegnn[3] == "0.55" and hegnn[5] == "9.5"
     assert next(x for x in lines if x.startswith("| nbody20 | mpnn |")).split(" | ")[3] == "2.5"
     assert "Published rows without a run here: linear, se3-transformer, tfn, mpnn, rf." in text
+
+
+def test_a_forces_row_of_another_size_gets_no_numbers_published_for_four_particles():
+    """The published 2-D numbers are for 4 particles: an 8-particle 2-D row must not show them."""
+    from bench.tasks.forces.report import table
+
+    record = _forces_record("gnn-bottleneck")
+    record["config"]["task"]["n_particles"] = 8
+    lines = table([record]).splitlines()
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    row = dict(zip(header, [c.strip() for c in lines[-1].strip("|").split("|")], strict=True))
+    assert row["published loss (paper / report)"] == "– / –" and row["published R²"] == "–"
+    assert row["published recovery"] == "–"
