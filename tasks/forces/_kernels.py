@@ -159,6 +159,21 @@ def _block_accelerations(code, x, vel, q, m, damping, acc, w, r2):
 
 
 @_njit(error_model="numpy")
+def _gather(s0, nb, pos, vel, charge, mass, xb, vb, qb, mb):
+    """Simulations s0 .. s0 + nb − 1 into the block's lanes (positions, velocities (n, d, L), charges, masses (n, L));
+    the lanes past nb repeat the last simulation (no garbage in a lane)."""
+    n, d, L = xb.shape
+    for b in range(L):
+        s = s0 + min(b, nb - 1)
+        for i in range(n):
+            qb[i, b] = charge[s, i]
+            mb[i, b] = mass[s, i]
+            for c in range(d):
+                xb[i, c, b] = pos[s, i, c]
+                vb[i, c, b] = vel[s, i, c]
+
+
+@_njit(error_model="numpy")
 def accelerations_kernel(code, pos, vel, charge, mass, damping, lanes):
     """``systems.accelerations`` of pos, vel (S, n, d) with charges and masses (S, n): (S, n, d), as ``advance``
     computes them (``integrate`` takes its first from numpy; the tests compare the two)."""
@@ -169,14 +184,7 @@ def accelerations_kernel(code, pos, vel, charge, mass, damping, lanes):
     qb, mb, w, r2 = np.empty((n, L)), np.empty((n, L)), np.empty((n, n, L)), np.empty(L)
     for s0 in range(0, S, L):
         nb = min(L, S - s0)
-        for b in range(L):
-            s = s0 + min(b, nb - 1)
-            for i in range(n):
-                qb[i, b] = charge[s, i]
-                mb[i, b] = mass[s, i]
-                for c in range(d):
-                    xb[i, c, b] = pos[s, i, c]
-                    vb[i, c, b] = vel[s, i, c]
+        _gather(s0, nb, pos, vel, charge, mass, xb, vb, qb, mb)
         _block_accelerations(code, xb, vb, qb, mb, damping, ab, w, r2)
         for b in range(nb):
             for i in range(n):
@@ -202,14 +210,11 @@ def advance(code, x, v, a, q, m, damping, dissipated, h, k, lanes):
     sq, ke, work = np.empty(d), np.empty(n), np.empty(L)
     for s0 in range(0, S, L):
         nb = min(L, S - s0)
-        for b in range(L):  # the block's lanes; those past nb repeat the last simulation (no garbage in a lane)
+        _gather(s0, nb, x, v, q, m, xb, vb, qb, mb)
+        for b in range(L):  # and the carried accelerations and dissipated work, likewise
             s = s0 + min(b, nb - 1)
             for i in range(n):
-                qb[i, b] = q[s, i]
-                mb[i, b] = m[s, i]
                 for c in range(d):
-                    xb[i, c, b] = x[s, i, c]
-                    vb[i, c, b] = v[s, i, c]
                     ab[i, c, b] = a[s, i, c]
             work[b] = dissipated[s]
         for _ in range(k):
