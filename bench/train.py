@@ -266,17 +266,27 @@ def train_step(
     ``benchmarks/loop_overhead.py`` times this function against the model's forward and backward alone."""
     batch, targets = data.batch("train", index, augment=True, generator=generator)
     batch, targets = backend.bind(batch.to(device)), {k: v.to(device) for k, v in targets.items()}
-    with mixed:
-        outputs = named_outputs(forward(batch), model.spec.target, model)
-        if check_shapes:  # before the first step: a broadcast loss would train on nonsense
-            check_output_shapes(model, outputs, targets)
-        loss = model.loss(outputs, targets, batch) if own_loss else objective(outputs, targets)
-        total = loss + as_tensor(model.regularization(batch), loss).float()
+    loss, total = step_loss(model, forward, batch, targets, objective, own_loss, mixed, check_shapes)
     if not torch.isfinite(total):
         return float(total.item())  # inf or nan: the caller stops
     value = loss.item()
     update(model, total, opt, sched, cfg.grad_clip)
     return value
+
+
+def step_loss(
+    model: Model, forward, batch, targets: dict[str, Tensor], objective, own_loss: bool, mixed,
+    check_shapes: bool = False,
+) -> tuple[Tensor, Tensor]:  # fmt: skip
+    """The forward pass on a bound ``batch`` (under the precision context ``mixed``) and (its loss, the loss plus the
+    model's regularisation): the objective, or the model's own ``loss`` when ``own_loss``. ``check_shapes``: check
+    every named output against its target first (before the first step: a broadcast loss trains on nonsense)."""
+    with mixed:
+        outputs = named_outputs(forward(batch), model.spec.target, model)
+        if check_shapes:
+            check_output_shapes(model, outputs, targets)
+        loss = model.loss(outputs, targets, batch) if own_loss else objective(outputs, targets)
+        return loss, loss + as_tensor(model.regularization(batch), loss).float()
 
 
 def update(model: Model, total: Tensor, opt: torch.optim.Optimizer, sched, grad_clip: float | None) -> None:

@@ -42,7 +42,7 @@ def _prepared(task: str, model: str, scale: str, data_dir: str, out: str, thread
 def measure(p, rounds: int, steps: int) -> dict[str, float]:
     """Median seconds per step of the three variants (see the module docstring), and of each part alone."""
     from bench.model import Model
-    from bench.train import _scheduler, autocast, make_optimizer, named_outputs, train_step, update
+    from bench.train import _scheduler, autocast, make_optimizer, step_loss, train_step, update
     from benchmarks.common import measure_interleaved
 
     cfg, model, data, backend, device = p.train_cfg, p.model, p.data, p.backend, p.device
@@ -67,10 +67,7 @@ def measure(p, rounds: int, steps: int) -> dict[str, float]:
         return items[k]
 
     def loss_of(batch, targets):
-        with mixed:
-            outputs = named_outputs(model(batch), model.spec.target, model)
-            loss = model.loss(outputs, targets, batch) if own_loss else objective(outputs, targets)
-            return loss + torch.as_tensor(model.regularization(batch), dtype=loss.dtype)
+        return step_loss(model, model, batch, targets, objective, own_loss, mixed)[1]  # the loop's own loss
 
     def fwd_bwd():
         loss_of(*next_of(prebuilt)).backward()
