@@ -111,13 +111,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     from omegaconf import OmegaConf
 
     from bench.config import compose
-    from bench.run import run
     from bench.sweep import is_launcher_override
 
-    if args.multirun:
+    if args.multirun:  # torch is imported while the launcher's workers start (bench.sweep.warm_workers)
         from bench.sweep import sweep
 
         return sweep(args.overrides)
+    from bench.run import run
+
     launcher = [o for o in args.overrides if is_launcher_override(o)]
     if launcher:
         raise BenchError(f"'{launcher[0]}' is a launcher setting, for sweeps: bench run -m ...")

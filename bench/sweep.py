@@ -313,12 +313,75 @@ def _compose_launcher(loader, hydra_overrides: Sequence[str]) -> DictConfig:
         raise BenchError(f"the launcher settings {' '.join(hydra_overrides)}: {str(e).splitlines()[0]}") from None
 
 
-def check_launcher(hydra_overrides: Sequence[str]) -> None:
-    """Compose the launcher's settings (a ``BenchError`` for an unknown launcher, key or value), before the jobs."""
+def check_launcher(hydra_overrides: Sequence[str]) -> DictConfig:
+    """Compose the launcher's settings (a ``BenchError`` for an unknown launcher, key or value), before the jobs;
+    returns Hydra's node as composed."""
     from bench.config import _hydra
 
     with _hydra() as gh:
-        _compose_launcher(gh.config_loader(), _with_defaults(hydra_overrides))  # type: ignore[attr-defined]
+        return _compose_launcher(gh.config_loader(), _with_defaults(hydra_overrides)).hydra  # type: ignore[attr-defined]
+
+
+WARM_MODULES = ("bench.run", "torch._dynamo", "matplotlib.figure", "matplotlib.backends.backend_agg", "numba",
+                "bench.leaderboard.schema")  # fmt: skip
+"""What a job imports before its first result: torch with ``bench.run``, ``torch._dynamo`` (which every
+``torch.optim`` step imports), matplotlib for the figures, numba for the kernels, pydantic for the record (about
+4.5 s of CPU in a fresh process, against a tiny run's 2.5 s)."""
+
+
+def _warm_worker() -> int:
+    import importlib
+
+    for name in WARM_MODULES:
+        importlib.import_module(name)
+    return os.getpid()
+
+
+@contextmanager
+def warm_workers(hydra: DictConfig) -> Iterator[list[int]]:
+    """With joblib's launcher, start its worker processes and their imports (``WARM_MODULES``) while this process
+    composes and checks the jobs: a thread runs a ``Parallel`` of the launcher's very settings, whose workers
+    joblib then reuses for the jobs (it keeps one pool for the same settings). Yields the list that holds, once
+    the block has ended, the process ids of the warmed workers (empty where nothing was warmed). No job starts
+    here; other launchers' workers start where the jobs run (a SLURM node, a Ray worker) and are left alone."""
+    import threading
+
+    warmed: list[int] = []
+    if not str(hydra.launcher.get("_target_", "")).endswith("JoblibLauncher"):
+        yield warmed
+        return
+    from joblib import Parallel, delayed, effective_n_jobs
+
+    settings = joblib_settings(hydra)
+
+    def warm() -> None:
+        try:
+            warmed.extend(
+                Parallel(**settings)(delayed(_warm_worker)() for _ in range(effective_n_jobs(settings["n_jobs"])))
+            )
+        except Exception:  # the launch itself reports a pool that cannot start; warming is only a head start
+            pass
+
+    with _workers_import_this_checkout():
+        thread = threading.Thread(target=warm, name="warm joblib workers", daemon=True)
+        thread.start()
+        try:
+            yield warmed
+        finally:
+            thread.join()
+
+
+def joblib_settings(hydra: DictConfig) -> dict[str, Any]:
+    """The arguments of ``joblib.Parallel`` that Hydra's joblib launcher builds from its settings."""
+    from hydra_plugins.hydra_joblib_launcher._core import process_joblib_cfg
+    from omegaconf import OmegaConf
+
+    settings = OmegaConf.to_container(hydra.launcher, resolve=True)
+    assert isinstance(settings, dict)
+    settings.pop("_target_", None)
+    settings["backend"] = "loky"  # as the launcher does
+    process_joblib_cfg(settings)
+    return settings
 
 
 def launch(jobs: list[Job], hydra_overrides: Sequence[str]) -> tuple[list[Outcome], Path]:
@@ -367,6 +430,8 @@ def launch(jobs: list[Job], hydra_overrides: Sequence[str]) -> tuple[list[Outcom
                            for job in pending]  # fmt: skip
                 with _workers_import_this_checkout():
                     returns = list(launcher.launch(per_job, initial_job_idx=0))
+                if name == "joblib":
+                    _stop_joblib_workers()
         except KeyboardInterrupt:
             raise
         except Exception as e:  # a launcher that lost jobs (killed, pre-empted): the others' outcomes still count
@@ -377,6 +442,14 @@ def launch(jobs: list[Job], hydra_overrides: Sequence[str]) -> tuple[list[Outcom
     for k, job in enumerate(pending):
         outcomes[job.number] = _outcome(job, returns[k] if k < len(returns) else None, sweep_dir, lost)
     return [outcomes[job.number] for job in jobs], sweep_dir
+
+
+def _stop_joblib_workers() -> None:
+    """End joblib's worker processes now that every job has returned: joblib keeps them for the next ``Parallel``,
+    and at exit would wait for each to shut itself down (about 1 s, with torch loaded)."""
+    from joblib.externals.loky import get_reusable_executor
+
+    get_reusable_executor(reuse=True).shutdown(wait=True, kill_workers=True)
 
 
 def _outcome(job: Job, returned: Any, sweep_dir: Path, lost: str) -> Outcome:
@@ -427,8 +500,10 @@ def write_summary(outcomes: Sequence[Outcome], sweep_dir: Path, hydra_overrides:
 def run_sweep(combos: Sequence[Sequence[str]], hydra_overrides: Sequence[str] = ()) -> tuple[list[Outcome], Path]:
     """Check the launcher's settings and every job, launch them, print and write the summary; returns the outcomes
     and the sweep folder."""
-    check_launcher(hydra_overrides)  # the launcher's mistakes first: they cost no job composition
-    return run_jobs(plan(combos), hydra_overrides)
+    hydra = check_launcher(hydra_overrides)  # the launcher's mistakes first: they cost no job composition
+    with warm_workers(hydra):
+        jobs = plan(combos)
+    return run_jobs(jobs, hydra_overrides)
 
 
 def run_jobs(jobs: list[Job], hydra_overrides: Sequence[str]) -> tuple[list[Outcome], Path]:
@@ -446,8 +521,8 @@ def sweep(overrides: Sequence[str]) -> int:
     from bench.config import expand_sweep, shared_bases
 
     job_overrides, hydra_overrides = split_overrides(overrides)
-    check_launcher(hydra_overrides)
-    with shared_bases():  # the expansion's checks and each job's: one composition per choice of groups
+    hydra = check_launcher(hydra_overrides)
+    with warm_workers(hydra), shared_bases():  # the expansion's checks and each job's: one composition per choice
         jobs = plan(expand_sweep(job_overrides))
     outcomes, _ = run_jobs(jobs, hydra_overrides)
     return 1 if any(o.status == "failed" for o in outcomes) else 0

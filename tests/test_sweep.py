@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -91,7 +92,17 @@ def test_a_launcher_setting_outside_a_sweep_is_refused(capsys):
 
 @pytest.mark.parametrize("launcher", [["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"],
                                       ["hydra/launcher=submitit_local"]])  # fmt: skip
-def test_jobs_run_in_processes_of_their_own(launcher, tmp_path, data_root, capsys):
+def test_jobs_run_in_processes_of_their_own(launcher, tmp_path, data_root, capsys, monkeypatch):
+    warmed: list[list[int]] = []
+    real_warm = S.warm_workers
+
+    @contextmanager
+    def spy(hydra):
+        with real_warm(hydra) as pids:
+            yield pids
+        warmed.append(pids)
+
+    monkeypatch.setattr(S, "warm_workers", spy)
     code, out, err = _run(capsys, "run", "-m", *_tiny(tmp_path, data_root), "seed=0,1", *launcher)
     assert code == 0, err
     assert _summary(out)[:4] == [
@@ -105,6 +116,8 @@ def test_jobs_run_in_processes_of_their_own(launcher, tmp_path, data_root, capsy
     summary = json.loads((sweep_dir / S.SUMMARY_JSON).read_text())
     pids = {int(job["where"].rpartition(":")[2]) for job in summary["jobs"]}
     assert len(pids) == 2 and os.getpid() not in pids  # two worker processes, neither of them this one
+    # joblib's workers were started, with torch imported, while the jobs were checked, and ran the jobs
+    assert [sorted(w) for w in warmed] == [sorted(pids) if "joblib" in launcher[0] else []]
     assert (sweep_dir / S.SUMMARY_NAME).read_text().splitlines() == _summary(out)[:4]
     if "submitit" in launcher[0]:
         assert len(list((sweep_dir / ".submitit").glob("*/*_log.out"))) == 2  # each job's log

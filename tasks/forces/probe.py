@@ -133,16 +133,14 @@ class ForceProbe:
 
 def plot(input_dict: dict[str, Any], result: dict[str, Any], path, max_points: int = 5000) -> None:
     """Message (standardised) against its fitted linear combination of forces, one panel per component."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: no global backend, no figure manager (0.4 s less to import)
 
     messages = np.asarray(input_dict["messages"], dtype=np.float64)
     force = np.asarray(input_dict["pair_force"], dtype=np.float64)
     rows = np.random.default_rng(0).permutation(len(force))[:max_points]
     comps = result["components"]
-    fig, axes = plt.subplots(1, len(comps), figsize=(4 * len(comps), 4), squeeze=False)
+    fig = Figure(figsize=(4 * len(comps), 4))
+    axes = fig.subplots(1, len(comps), squeeze=False)
     for ax, comp in zip(axes[0], comps, strict=True):
         y = messages[:, comp["component"]]
         y = (y - y.mean()) / (y.std() if y.std() > 0 else 1.0)
@@ -157,7 +155,6 @@ def plot(input_dict: dict[str, Any], result: dict[str, Any], path, max_points: i
         ax.set_title(f"R² robust {comp['r2_robust']:.4f}, full {comp['r2_full']:.4f}")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 PROBE_SAMPLES = 2000
