@@ -5,8 +5,12 @@ model: ``card.yaml`` and ``<task>/<scale>-seed<k>-<hash>/result.json``) and a us
 (``runs/<task>/<model>/<scale>-seed<k>-<hash>/result.json``). Every ``result.json`` below a root is a record.
 
 Reading 10,000 JSON files takes seconds, so each root has an index (one flat row per record plus its file's
-size, modification time and the SHA-256 of its bytes); a later read parses only the records whose bytes are
-new or changed since (hashing is far cheaper than validating). Record files are read defensively: only regular
+stat signature and the SHA-256 of its bytes). A later read only stats the files: a record whose signature (inode,
+size, modification and change times) is the indexed one is served from the index without being opened, as git
+does for its work tree; any other is read and hashed, and parsed only if its bytes are new (a copied or touched
+store is not validated again). The change time moves on every write, even one that sets the modification time
+back; a record changed within ``RACY_NS`` before the index was written is hashed anyway (git's "racily clean"
+entries). Record files are read defensively: only regular
 files (a FIFO cannot hang the reader), at most ``MAX_RECORD_BYTES``, nesting too deep for the JSON parser named
 as invalid. The indexes live in a user cache folder, never beside the records (the official store may sit
 read-only in site-packages): ``$BENCH_CACHE_DIR``, else ``$XDG_CACHE_HOME/particlebench``, else
@@ -41,8 +45,13 @@ ROW_FORMAT = 3
 """The columns ``flatten`` writes (2: with ``config_id`` and metric directions; 3: with the training budget
 of the run's scale, ``max_epochs`` and ``max_steps_per_epoch``); an index of rows of another
 format is another file, so it is never mixed with the rows of today's code."""
-INDEX_NAME = "index-{key}-r" + str(ROW_FORMAT) + ".parquet"
+INDEX_FORMAT = 2
+"""The index's own columns (2: with the stat signature ``_ino``, ``_ctime``)."""
+INDEX_NAME = "index-{key}-r" + str(ROW_FORMAT) + "-i" + str(INDEX_FORMAT) + ".parquet"
 """File name of a root's index in ``cache_dir()``; ``key``: the first 16 hex digits of the SHA-256 of its path."""
+RACY_NS = 2_000_000_000
+"""A record whose change time is less than this before its index was written is hashed on every read (its
+file system's clock may not tell a later write in the same tick apart)."""
 METRIC_PREFIX = "m:"
 DIRECTION_PREFIX = "lower:"
 """Column ``lower:<metric>``: whether lower is better for that metric (from the record's metric table)."""
@@ -148,6 +157,11 @@ def _read_one(path: Path) -> dict[str, Any]:
         return {"_error": f"{path.name} skipped: {e}"}
     except OSError as e:
         return {"_error": f"cannot be read ({type(e).__name__}: {e})"}
+    return _parse(data)
+
+
+def _parse(data: bytes) -> dict[str, Any]:
+    """A record file's bytes as one flat row, or ``{"_error": reason}``."""
     try:
         record = json.loads(data)
     except RecursionError:
@@ -165,31 +179,44 @@ def _read_one(path: Path) -> dict[str, Any]:
         return {"_error": "not a valid record (nested too deeply)"}
 
 
-def _scan(root: Path) -> dict[str, tuple[int, int, str, str | None]]:
-    """Every record file under ``root``: relative folder → (size, mtime_ns, sha256 of its bytes, problem).
+Stat = tuple[int, int, int, int]
+"""A record file's stat signature: (inode, size, mtime_ns, ctime_ns)."""
 
-    ``problem`` (a reason; then no hash) for a record file that is not a regular file, too large or unreadable.
-    Hidden folders and folders deeper than ``MAX_SCAN_DEPTH`` are not searched; links to folders are not
-    followed (no loops)."""
-    found: dict[str, tuple[int, int, str, str | None]] = {}
-    base = len(root.parts)
-    for folder, dirs, files in os.walk(root):
-        depth = len(Path(folder).parts) - base
-        dirs[:] = [d for d in dirs if not d.startswith(".")] if depth < MAX_SCAN_DEPTH else []
-        if RECORD_NAME not in files and RECORD_NAME not in dirs:
-            continue
-        rel = os.path.relpath(folder, root)
-        path = Path(folder, RECORD_NAME)
+
+def _scan(root: Path) -> dict[str, Stat | str]:
+    """Every record file under ``root``: relative folder → its stat signature, or the problem (a reason) of a record
+    file that is not a regular file, too large, or cannot be stat'ed. Nothing is opened. Hidden folders and folders
+    deeper than ``MAX_SCAN_DEPTH`` are not searched; links to folders are not followed (no loops)."""
+    found: dict[str, Stat | str] = {}
+    stack = [("", str(root), 0)]
+    while stack:
+        rel, folder, depth = stack.pop()
         try:
-            st = os.stat(path)
-            data = _read_bytes(path)
-        except ValueError as e:
-            found[rel] = (-1, -1, "", f"{RECORD_NAME} skipped: {e}")
+            entries = list(os.scandir(folder))
+        except OSError:
             continue
-        except OSError as e:
-            found[rel] = (-1, -1, "", f"cannot be read ({type(e).__name__}: {e})")
-            continue
-        found[rel] = (st.st_size, st.st_mtime_ns, hashlib.sha256(data).hexdigest(), None)
+        for entry in entries:
+            if entry.name == RECORD_NAME:
+                key = rel or "."
+                try:
+                    st = os.stat(entry.path)
+                except OSError as e:
+                    found[key] = f"cannot be read ({type(e).__name__}: {e})"
+                    continue
+                if not stat.S_ISREG(st.st_mode):
+                    found[key] = f"{RECORD_NAME} skipped: not a regular file"
+                elif st.st_size > MAX_RECORD_BYTES:
+                    found[key] = (f"{RECORD_NAME} skipped: {st.st_size:,} bytes, over the {MAX_RECORD_BYTES:,}-byte "
+                                  "limit of a record")  # fmt: skip
+                else:
+                    found[key] = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+            elif depth < MAX_SCAN_DEPTH and not entry.name.startswith("."):
+                try:
+                    is_dir = entry.is_dir(follow_symlinks=False)
+                except OSError:
+                    continue
+                if is_dir:
+                    stack.append((f"{rel}/{entry.name}" if rel else entry.name, entry.path, depth + 1))
     return found
 
 
@@ -217,57 +244,85 @@ def index_path(root: str | Path) -> Path | None:
     return folder / INDEX_NAME.format(key=key)
 
 
-INDEX_COLUMNS = {"_rel", "_size", "_mtime", "_sha256", "_error"}
-"""The index's own columns; a record is served from the index only if ``_sha256`` (of its bytes) matches."""
+INDEX_COLUMNS = {"_rel", "_ino", "_size", "_mtime", "_ctime", "_sha256", "_error"}
+"""The index's own columns; a record is served from the index if its stat signature (``_ino``, ``_size``,
+``_mtime``, ``_ctime``) is the indexed one and not racy, or else if the SHA-256 of its bytes is ``_sha256``."""
+SIGNATURE = ["_ino", "_size", "_mtime", "_ctime"]
 
 
-def _read_index(root: Path) -> pd.DataFrame | None:
+def _read_index(root: Path) -> tuple[pd.DataFrame, int] | None:
+    """The index of ``root`` and when it was written (ns), or None."""
     path = index_path(root)
     if path is None:
         return None
     try:
+        written = os.stat(path).st_mtime_ns
         index = pd.read_parquet(path)
     except Exception:  # a missing, unreadable, broken or foreign index is rebuilt
         return None
-    if not INDEX_COLUMNS <= set(index.columns):  # an index from before content hashes, or a foreign one
+    if not INDEX_COLUMNS <= set(index.columns):  # a foreign index
         return None
-    return index
+    return index, written
 
 
 def read_root(root: str | Path, source: str, use_index: bool = True) -> pd.DataFrame:
     """All records under one root, one row each (invalid ones with their reasons in ``_error``).
 
     Columns: see ``flatten``, plus ``source``, ``run_dir`` (absolute), ``_rel``, ``_size``, ``_mtime``, ``_error``.
-    A record is re-read unless the index holds a row for the same bytes (SHA-256), whatever its time stamp.
+    A record is served from the index when its stat signature is the indexed one (and was not racy when the index
+    was written), or else when its bytes hash to the indexed SHA-256; any other is read and validated.
     """
     root = Path(root).resolve()
     if not root.is_dir():
         return pd.DataFrame(columns=["source", "run_dir", "_error"])
     found = _scan(root)
-    old = _read_index(root) if use_index else None
-    keep: pd.DataFrame | None = None
-    todo = list(found)
-    if old is not None and len(old):
-        digests = [found[r][2] if r in found else None for r in old["_rel"]]
-        fresh = np.array([d is not None and d != "" and d == h for d, h in zip(digests, old["_sha256"], strict=True)])
-        keep = old[fresh]
-        known = set(keep["_rel"])
-        todo = [r for r in found if r not in known]
+    got = _read_index(root) if use_index else None
+    old, written = got if got is not None else (None, 0)
+    by_rel: dict[str, int] = {}
+    if old is not None:
+        by_rel = {r: k for k, r in enumerate(old["_rel"])}
+        signatures = old[SIGNATURE].to_numpy(dtype="int64", na_value=-1)
+        digests = old["_sha256"].tolist()
+    kept: list[int] = []
+    restat: dict[int, Stat] = {}  # kept rows whose bytes are the indexed ones under a new signature (touched, copied)
     rows = []
-    for rel in todo:
-        size, mtime, digest, problem = found[rel]
-        row = {"_error": problem} if problem else _read_one(root / rel / RECORD_NAME)
-        row["_rel"], row["_size"], row["_mtime"], row["_sha256"] = rel, size, mtime, digest
+    for rel, sig in found.items():
+        k = by_rel.get(rel)
+        if isinstance(sig, tuple) and k is not None:
+            if tuple(signatures[k]) == sig and sig[3] < written - RACY_NS:
+                kept.append(k)
+                continue
+        if isinstance(sig, str):
+            rows.append({"_error": sig, "_rel": rel, "_ino": -1, "_size": -1, "_mtime": -1, "_ctime": -1,
+                         "_sha256": ""})  # fmt: skip
+            continue
+        path = root / rel / RECORD_NAME
+        try:
+            data: bytes | None = _read_bytes(path)
+        except (OSError, ValueError):
+            data = None
+        digest = hashlib.sha256(data).hexdigest() if data is not None else ""
+        if k is not None and digest and digests[k] == digest:
+            kept.append(k)
+            restat[k] = sig
+            continue
+        row = _parse(data) if data is not None else _read_one(path)  # (which names the problem)
+        row["_rel"], row["_sha256"] = rel, digest
+        row.update(zip(SIGNATURE, sig, strict=True))
         rows.append(row)
+    keep = old.iloc[kept].copy() if old is not None else None
+    if keep is not None and restat:
+        position = {k: n for n, k in enumerate(kept)}
+        keep.iloc[[position[k] for k in restat], [keep.columns.get_loc(c) for c in SIGNATURE]] = list(restat.values())
     new = pd.DataFrame(rows)
     frame = new if keep is None else pd.concat([keep, new], ignore_index=True) if len(new) else keep
-    for column in ("_error", "_rel", "_size", "_mtime", "_sha256"):
+    for column in INDEX_COLUMNS:
         if column not in frame.columns:
             frame[column] = None
     frame = frame.reset_index(drop=True)
-    if use_index and (todo or old is None or len(keep if keep is not None else []) != len(old)):
-        _write_index(root, frame)
-    frame = frame.drop(columns=["_sha256"])
+    if use_index and (rows or restat or old is None or len(kept) != len(old)):
+        _write_index(root, frame)  # (racy rows are in restat: once rewritten, a later read finds them settled)
+    frame = frame.drop(columns=["_sha256", "_ino", "_ctime"])
     frame["source"] = source
     frame["run_dir"] = [str(root / r) for r in frame["_rel"]] if len(frame) else []
     return frame

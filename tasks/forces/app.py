@@ -22,7 +22,24 @@ def describe_task(card) -> str:
     return (f"{card.get('n_particles')} particles in {card.get('dim')}-D under the pair potential V(r') = {plain} "
             f"(r' = r + {SOFTENING}, time step {pot.dt}). A model predicts each particle's acceleration from the "
             "positions, velocities, charges and masses; a model with edge messages is also asked whether its "
-            "messages recover the pair force (Cranmer et al. 2020, arXiv 2006.11287).")  # fmt: skip
+            "messages recover the pair force (Cranmer et al. 2020, arXiv 2006.11287). " + _splits(card))  # fmt: skip
+
+
+def _splits(card) -> str:
+    """The sizes and splits of a force task's datasets at each scale, in words."""
+    sims, test = card.get("simulations") or {}, card.get("test_simulations") or {}
+    share = card.get("split") or []
+    snapshots = int(card.get("n_steps", 0)) // max(int(card.get("record_every", 1)), 1)
+    if not sims or len(share) != 3:
+        return ""
+    parts = []
+    for scale, n in sims.items():
+        fixed = test.get(scale)
+        tail = (f"test: {fixed:,} other simulations, every {card.get('test_every')}th snapshot" if fixed else
+                f"test: {share[2]:.0%} of them")  # fmt: skip
+        parts.append(f"{scale}: {int(n):,} simulations of {snapshots} snapshots, split {share[0]:.0%} / {share[1]:.0%}"
+                     f" train / validation by simulation, {tail}")  # fmt: skip
+    return "Data — " + "; ".join(parts) + "."
 
 
 def _label(row) -> str:

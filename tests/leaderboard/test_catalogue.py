@@ -21,6 +21,10 @@ def test_every_registered_task_has_a_card_a_description_and_its_metric_table():
     assert tasks["spring"].metric("force_r2_robust").arrow == "↑" and tasks["spring"].metric("mae").arrow == "↓"
     assert tasks["springs5"].metric("mse_h10").units == "normalised²"  # a {k} row matches
     assert "V(r') = (r'-1)^2" in tasks["spring"].about  # the family's own description of its task
+    # with its sizes and splits at each scale
+    assert "quick: 1,000 simulations of 100 snapshots" in tasks["charge"].about
+    assert "test: 10,000 other simulations, every 10th snapshot" in tasks["charge"].about
+    assert "tiny: 24 simulations of 100 snapshots, split 70% / 15% train / validation" in tasks["charge"].about
 
 
 def _rows(**metrics) -> pd.DataFrame:

@@ -130,7 +130,7 @@ def test_reading_the_official_store_writes_only_into_the_cache(small_store, tmp_
     assert _n_read(records) == len(list(small_store.rglob("result.json"))) > 0
     assert _snapshot(small_store) == before
     index = store.index_path(small_store)
-    assert index.parent == cache and re.fullmatch(r"index-[0-9a-f]{16}-r\d+\.parquet", index.name)
+    assert index.parent == cache and re.fullmatch(r"index-[0-9a-f]{16}-r\d+-i\d+\.parquet", index.name)
     assert sorted(cache.iterdir()) == [index]
     # a second read is served from the index: no record is parsed again
     monkeypatch.setattr(store, "_read_one", lambda path: pytest.fail(f"re-parsed {path}"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import numpy as np
@@ -65,6 +66,47 @@ def test_load_validates_and_indexes(session_runs, tmp_path):
     assert len(records.frame) == 5 and records.invalid[0][0] == str(broken.parent)
     assert "cannot be read as JSON" in records.invalid[0][1]
     assert 123.0 in set(records.frame["value"])
+
+
+def _settle(root):
+    """Date the index of ``root`` 10 s later, as if it had been written well after its records."""
+    path = store.index_path(root)
+    later = path.stat().st_mtime_ns + 10_000_000_000
+    os.utime(path, ns=(later, later))
+
+
+def test_an_unchanged_store_is_read_from_its_index_without_opening_a_record(session_runs, tmp_path, monkeypatch):
+    root = shutil.copytree(session_runs, tmp_path / "runs")
+    first = store.load(None, [root]).frame
+    opened = []
+    real = store._read_bytes
+    monkeypatch.setattr(store, "_read_bytes", lambda path: opened.append(path) or real(path))
+    # records written less than RACY_NS before their index are hashed again (a write in the same clock tick)
+    store.load(None, [root])
+    assert len(opened) == 6
+    _settle(root)
+    opened.clear()
+    again = store.load(None, [root]).frame
+    assert opened == [] and again.drop(columns="run_dir").equals(first.drop(columns="run_dir"))
+    # a record rewritten with the same size and its old modification time is still seen: its change time moved
+    changed = sorted(root.rglob("result.json"))[0]
+    before, text = changed.stat(), changed.read_text()
+    mae = json.dumps(json.loads(text)["metrics"]["mae"])
+    edited = text.replace(f'"mae": {mae}', f'"mae": 9{mae[1:]}', 1)
+    assert edited != text and len(edited) == len(text)
+    changed.write_text(edited)
+    os.utime(changed, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert changed.stat().st_mtime_ns == before.st_mtime_ns and changed.stat().st_size == before.st_size
+    values = set(store.load(None, [root]).frame["value"])
+    assert float(f"9{mae[1:]}") in values and [p.parent for p in opened] == [changed.parent]
+    # a copied store (new inodes and times, the same bytes) is hashed, not validated again
+    copy = shutil.copytree(root, tmp_path / "copy")
+    store.load(None, [copy])
+    _settle(copy)
+    shutil.rmtree(copy)
+    shutil.copytree(root, copy)
+    monkeypatch.setattr(store, "_read_one", lambda path: pytest.fail(f"{path} validated again"))
+    assert len(store.load(None, [copy]).frame) == 6
 
 
 def test_schema_names_each_bad_field(session_runs):
