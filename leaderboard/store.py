@@ -216,7 +216,7 @@ def _scan(root: Path) -> dict[str, Stat | str]:
                 except OSError:
                     continue
                 if is_dir:
-                    stack.append((f"{rel}/{entry.name}" if rel else entry.name, entry.path, depth + 1))
+                    stack.append((os.path.join(rel, entry.name) if rel else entry.name, entry.path, depth + 1))
     return found
 
 
@@ -324,7 +324,8 @@ def read_root(root: str | Path, source: str, use_index: bool = True) -> pd.DataF
         _write_index(root, frame)  # (racy rows are in restat: once rewritten, a later read finds them settled)
     frame = frame.drop(columns=["_sha256", "_ino", "_ctime"])
     frame["source"] = source
-    frame["run_dir"] = [str(root / r) for r in frame["_rel"]] if len(frame) else []
+    prefix = str(root) + os.sep  # (joined as strings: 10,000 Path joins take a quarter of a second)
+    frame["run_dir"] = [str(root) if r == "." else prefix + r for r in frame["_rel"]] if len(frame) else []
     return frame
 
 
