@@ -73,7 +73,8 @@ def gnn_vs_plain_pyg(rounds: int) -> None:
         "ours, forward+backward": our_step(model, batch, "torch", optimizer=False),
         "plain PyG, forward+backward": plain_step(reference, inputs, target, optimizer=False),
     }, rounds=rounds)  # fmt: skip
-    _report("gnn, 64 graphs x 4 particles, 2-D", times, "plain PyG MessagePassing", goal=1.5)
+    _report("gnn, 64 graphs x 4 particles, 2-D", times, "plain PyG MessagePassing", goal=1.5,
+            flops=matmul_flops(our_step(model, batch, "torch", optimizer=False)))  # fmt: skip
 
 
 def egnn_vs_scatter(rounds: int) -> None:
@@ -99,13 +100,54 @@ def egnn_vs_scatter(rounds: int) -> None:
         "scatter, forward+backward": plain_step(reference, inputs, target, optimizer=False),
     }, rounds=rounds)  # fmt: skip
     _report(f"egnn, {graphs} graphs x {n} particles, {d}-D, hidden 64, 4 layers", times,
-            "index gather / scatter_add", goal=2.0)  # fmt: skip
+            "index gather / scatter_add", goal=2.0,
+            flops=matmul_flops(our_step(model, batch, "torch", optimizer=False)))  # fmt: skip
 
 
-def _report(title: str, times: dict[str, float], reference: str, goal: float) -> None:
+def matmul_flops(step) -> int:
+    """Floating-point operations of the matrix products (mm, addmm, bmm) in one call of ``step`` (forward and
+    backward), as torch's ``FlopCounterMode`` counts them: the arithmetic every implementation of the same
+    network must do. Elementwise work (activations, gathers, the optimiser) is not counted."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with counter:
+        step()
+    return int(counter.get_total_flops())
+
+
+def matmul_peak(seconds: float = 1.0) -> float:
+    """This machine's float32 matrix-product rate (FLOP/s) at torch's thread count: the best of a few products
+    of the shapes a message-passing step multiplies (thousands of rows by a few hundred columns)."""
+    import time
+
+    best = 0.0
+    for rows, inner, cols in ((1024, 300, 300), (4096, 128, 128), (1024, 512, 512)):
+        a, b = torch.randn(rows, inner), torch.randn(inner, cols)
+        a @ b
+        count, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds / 3:
+            a @ b
+            count += 1
+        best = max(best, 2 * rows * inner * cols * count / (time.perf_counter() - start))
+    return best
+
+
+def _report(title: str, times: dict[str, float], reference: str, goal: float, flops: int | None = None) -> None:
     """Full steps against the reference's full step; forward+backward against its forward+backward.
-    The goal is judged twice: at float32 (the reference's precision) and with bf16 mixed precision."""
+    The goal is judged twice: at float32 (the reference's precision) and with bf16 mixed precision. ``flops``:
+    the matrix products' operations in one forward+backward, from which the time this machine's float32
+    matrix-product rate alone would take (the arithmetic limit of any implementation) is printed."""
     print(f"\n{title}")
+    if flops:
+        peak = matmul_peak()
+        limit = flops / peak
+        ours = next(t for k, t in times.items() if k == "ours, forward+backward")
+        theirs = next(t for k, t in times.items() if k.endswith("forward+backward") and not k.startswith("ours"))
+        print(f"  arithmetic limit (fp32): {flops / 1e6:.0f} MFLOP of matrix products per forward+backward at "
+              f"{peak / 1e9:.0f} GFLOP/s = {limit * 1e3:.2f} ms; ours takes {ours / limit:.2f}x that, the "
+              f"reference {theirs / limit:.2f}x: no implementation of this network at float32 can be more than "
+              f"{theirs / limit:.2f}x faster than the reference's forward+backward here")  # fmt: skip
     reference_fb = next(t for k, t in times.items() if k.endswith("forward+backward") and not k.startswith("ours"))
     for name, t in times.items():
         base = reference_fb if name.endswith("forward+backward") else times[reference]
