@@ -220,6 +220,7 @@ def record(
         "model_version": int(cfg.model.version),
         "model_class": str(cfg.model["class"]),
         "capabilities": list(type(p.model).capabilities()),
+        "oracle": list(type(p.model).oracle),
         "backend": p.backend.name,
         "device": str(p.device),
         "precision": p.train_cfg.precision,

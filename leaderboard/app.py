@@ -251,7 +251,8 @@ def page_overview(frame: pd.DataFrame, sources: list[str]) -> None:
                 row["leader"] = " = ".join(dict.fromkeys(names))  # a tie: every entry of rank 1
                 row["mean ± std"] = store.mean_pm_std(b["mean"], b["std"]) + (" ≈ trivial" if b["near_trivial"] else "")
             else:
-                row["leader"] = f"unranked (< {store.MIN_SEEDS} seeds)"
+                row["leader"] = (f"unranked (< {store.MIN_SEEDS} seeds)" if (table["oracle"] == "").any() else
+                                 "only oracle entries (upper bounds, unranked)")  # fmt: skip
             trivial = table.attrs.get("trivial")
             if trivial is not None:
                 row["trivial"] = store.mean_pm_std(trivial[0], trivial[1])
@@ -452,7 +453,9 @@ def _task_results(task: str, info, all_rows: pd.DataFrame, sources: list[str]) -
             note.append("the trivial baseline")
         elif r["near_trivial"]:
             note.append("≈ trivial: within noise of the trivial baseline")
-        if r["n_seeds"] < store.MIN_SEEDS:
+        if r.get("oracle"):
+            note.append(f"oracle: told the true {r['oracle'].replace(',', ' and ')} as input; an upper bound, unranked")
+        elif r["n_seeds"] < store.MIN_SEEDS:
             note.append(f"unranked: {r['n_seeds']} seed(s)")
         notes.append("; ".join(note))
     table["note"] = notes
@@ -468,7 +471,8 @@ def _task_results(task: str, info, all_rows: pd.DataFrame, sources: list[str]) -
                                             f"{'lower' if mi.lower_is_better else 'higher'} is better"),
         ratio: st.column_config.TextColumn(ratio, help="the entry's mean divided by the trivial baseline's"),
         "rank": st.column_config.TextColumn("rank", help=f"over every entry of {task} at scale {scale} with ≥ "
-                                            f"{store.MIN_SEEDS} seeds; filters hide rows, never renumber them"),
+                                            f"{store.MIN_SEEDS} seeds, oracle entries (upper bounds) apart; filters hide rows, never "
+                                            "renumber them"),
     })  # fmt: skip
     scale_rows = at_scale[at_scale["source"].isin(sources)]
     st.caption(f"**{metric}** {mi.arrow} ({'lower' if mi.lower_is_better else 'higher'} is better"

@@ -139,6 +139,11 @@ class ResultRecord(_Strict):
     model_version: int = Field(ge=1)
     model_class: NonEmptyStr = Field(description="Import path of the model's class.")
     capabilities: list[Capability] = Field(description="What the model exposes beyond its predictions.")
+    oracle: list[NonEmptyStr] = Field(
+        default_factory=list,
+        description="Truths the model was given as inputs (Model.oracle: 'types', 'edges'): an upper bound, shown "
+        "beside the entries and never ranked among them.",
+    )
     backend: NonEmptyStr
     device: NonEmptyStr
     precision: Literal["fp32", "bf16"]

@@ -41,9 +41,9 @@ from bench.records import RECORD_NAME
 OFFICIAL_ROOT = Path(__file__).resolve().parent / "results"
 CACHE_ENV = "BENCH_CACHE_DIR"
 """Environment variable naming the folder of the store indexes (default: the XDG cache folder)."""
-ROW_FORMAT = 3
+ROW_FORMAT = 4
 """The columns ``flatten`` writes (2: with ``config_id`` and metric directions; 3: with the training budget
-of the run's scale, ``max_epochs`` and ``max_steps_per_epoch``); an index of rows of another
+of the run's scale, ``max_epochs`` and ``max_steps_per_epoch``; 4: with ``oracle``); an index of rows of another
 format is another file, so it is never mixed with the rows of today's code."""
 INDEX_FORMAT = 2
 """The index's own columns (2: with the stat signature ``_ino``, ``_ctime``)."""
@@ -91,6 +91,7 @@ def flatten(record: dict[str, Any]) -> dict[str, Any]:
         "model_version": int(record["model_version"]),
         "model_family": model_family(model_class),
         "capabilities": ",".join(record.get("capabilities") or []),
+        "oracle": ",".join(record.get("oracle") or []),
         "backend": record["backend"],
         "device": record["device"],
         "seed": int(record["seed"]),
@@ -380,7 +381,9 @@ def aggregate(frame: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
     """Mean ± std over seeds per entry (``GROUP_KEYS``), seed count, parameters, train time, and rank.
 
     ``metric``: a metric name (default: each task's primary metric). Ranks are per (task, task version,
-    scale), 1 = best, given only to entries with at least ``MIN_SEEDS`` distinct seeds; ties share a rank.
+    scale), 1 = best, given only to entries with at least ``MIN_SEEDS`` distinct seeds; ties share a rank. An
+    entry told a truth as input (``oracle``: the true types or edges) is an upper bound, not a rival: it is
+    never ranked.
     """
     if frame.empty:
         return pd.DataFrame(columns=[*GROUP_KEYS, "metric", "mean", "std", "n_seeds", "rank"])
@@ -406,6 +409,9 @@ def aggregate(frame: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
     for column in ("max_epochs", "max_steps_per_epoch"):  # records flattened before row format 3
         if column not in df.columns:
             df[column] = np.nan
+    if "oracle" not in df.columns:  # a frame made by hand
+        df["oracle"] = ""
+    df["oracle"] = df["oracle"].fillna("")
     grouped = df.groupby(GROUP_KEYS + ["metric"], sort=True, dropna=False)
     out = grouped.agg(
         mean=("value", "mean"),
@@ -420,12 +426,13 @@ def aggregate(frame: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
         model_family=("model_family", "first"),
         task_family=("task_family", "first"),
         capabilities=("capabilities", "first"),
+        oracle=("oracle", "first"),
         model_version=("model_version", "max"),
         max_epochs=("max_epochs", "max"),
         max_steps_per_epoch=("max_steps_per_epoch", "max"),
     ).reset_index()
     out["n_parameters"] = out["n_parameters"].round().astype("int64")
-    ranked = out["n_seeds"] >= MIN_SEEDS
+    ranked = (out["n_seeds"] >= MIN_SEEDS) & (out["oracle"] == "")
     signed = out["mean"].where(out["lower_is_better"], -out["mean"])
     per_task = [out["task"], out["task_version"], out["scale"]]
     out["rank"] = signed.where(ranked).groupby(per_task).rank(method="min").astype("Int64")

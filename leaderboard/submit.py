@@ -444,6 +444,10 @@ def check_model(path: Path, record: dict[str, Any], pred_file: Path, card, data_
     if model.num_parameters() != int(record["n_parameters"]):
         return [Problem(where, "n_parameters", f"the record says {record['n_parameters']}; the submitted model "
                         f"has {model.num_parameters()} trainable parameters")]  # fmt: skip
+    told = list(getattr(model, "oracle", ()))
+    if list(record.get("oracle") or []) != told:  # an oracle entry must say so: it is never ranked
+        return [Problem(where, "oracle", f"the record says {record.get('oracle') or []}, but the submitted model is "
+                        f"given {told or 'no truths'} as inputs (Model.oracle)")]  # fmt: skip
     try:
         context = _run_context(record, card, data_dir)
         recomputed = repredict(model, context)

@@ -119,6 +119,22 @@ def test_task_page_card_global_ranks_trivial_row_and_references(app):
     assert at.query_params["capability"] in ("edge_messages", ["edge_messages"])
 
 
+def test_an_oracle_entry_is_shown_unranked_with_what_it_was_told(app, stores, tmp_path, monkeypatch):
+    official, local = stores
+    before = _ranks(app(page="task", task="spring").dataframe[1].value)
+    assert before["velocitynet (local) · torch"] in ("1", "2", "3")
+    mine = Path(shutil.copytree(local, tmp_path / "runs"))
+    for path in (mine / "spring" / "velocitynet").rglob("result.json"):
+        path.write_text(json.dumps({**json.loads(path.read_text()), "oracle": ["types"]}))
+    monkeypatch.setenv("BENCH_RUNS", str(mine))
+    table = app(page="task", task="spring").dataframe[1].value
+    row = table[table["entry"] == "velocitynet (local) · torch"]
+    assert row["rank"].iat[0] == "–"
+    assert row["note"].iat[0].endswith("oracle: told the true types as input; an upper bound, unranked")
+    ranked = [e for e, r in _ranks(table).items() if r != "–"]
+    assert ranked and sorted(ranked) == sorted(e for e, r in before.items() if r != "–" and "velocitynet" not in e)
+
+
 def test_higher_is_better_metric_ranks_the_highest_first(app):
     at = app(page="task", task="spring", metric="force_r2_robust")
     table = at.dataframe[1].value

@@ -42,6 +42,20 @@ def test_aggregate_mean_std_seeds_and_ranks():
     assert agg.loc["d", "n_seeds"] == 1 and agg.loc["d", "n_records"] == 3 and pd.isna(agg.loc["d", "rank"])
 
 
+def test_an_oracle_entry_is_never_ranked(session_runs):
+    rows = [{"task": "t", "model": m, "seed": s, "value": v, "oracle": o}
+            for m, v, o in [("a", 2.0, ""), ("b", 1.0, ""), ("told", 0.1, "types")] for s in range(3)]  # fmt: skip
+    agg = store.aggregate(_frame(rows)).set_index("model")
+    assert (agg.loc["b", "rank"], agg.loc["a", "rank"]) == (1, 2) and pd.isna(agg.loc["told", "rank"])
+    assert agg.loc["told", "oracle"] == "types" and agg.loc["told", "mean"] == pytest.approx(0.1)
+    # a record says what it was told; one from before the field was told nothing
+    record = json.loads(next(session_runs.rglob("result.json")).read_text())
+    assert store.flatten({**record, "oracle": ["edges"]})["oracle"] == "edges"
+    assert store.flatten({k: v for k, v in record.items() if k != "oracle"})["oracle"] == ""
+    assert check_record({**record, "oracle": ["types"]}) == []
+    assert "oracle" in dict(check_record({**record, "oracle": "types"}))
+
+
 def test_higher_is_better_ranks_the_largest_first():
     rows = [{"task": "t", "model": m, "seed": s, "value": v, "lower_is_better": False}
             for m, v in [("a", 0.9), ("b", 0.99)] for s in range(3)]  # fmt: skip

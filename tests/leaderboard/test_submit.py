@@ -101,6 +101,14 @@ def test_edited_predictions_with_a_matching_hash_are_recomputed(runs, card, data
     assert f"{run}: metrics.mae: the record says" in err
 
 
+def test_a_record_that_misstates_its_oracle_inputs_is_rejected(runs, card, data_root, tmp_path, capsys):
+    """An oracle entry is never ranked, so the record must say what the model was told, and truly."""
+    run = _run_dirs(runs)[1]
+    _edit_record(run, lambda r: r.update(oracle=["types"]))
+    err = _rejected(capsys, runs, card, data_root, tmp_path)
+    assert f"{run}: oracle: the record says ['types'], but the submitted model is given no truths as inputs" in err
+
+
 def test_wrong_task_version_is_rejected(runs, card, data_root, tmp_path, capsys):
     run = _run_dirs(runs)[2]
     _edit_record(run, lambda r: r.update(task_version=3))
