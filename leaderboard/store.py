@@ -282,7 +282,7 @@ def read_root(root: str | Path, source: str, use_index: bool = True) -> pd.DataF
     by_rel: dict[str, int] = {}
     if old is not None:
         by_rel = {r: k for k, r in enumerate(old["_rel"])}
-        signatures = old[SIGNATURE].to_numpy(dtype="int64", na_value=-1)
+        signatures = list(old[SIGNATURE].itertuples(index=False, name=None))  # (no cast: inodes may pass 2^63)
         digests = old["_sha256"].tolist()
     kept: list[int] = []
     restat: dict[int, Stat] = {}  # kept rows whose bytes are the indexed ones under a new signature (touched, copied)
@@ -290,7 +290,7 @@ def read_root(root: str | Path, source: str, use_index: bool = True) -> pd.DataF
     for rel, sig in found.items():
         k = by_rel.get(rel)
         if isinstance(sig, tuple) and k is not None:
-            if tuple(signatures[k]) == sig and sig[3] < written - RACY_NS:
+            if signatures[k] == sig and sig[3] < written - RACY_NS:
                 kept.append(k)
                 continue
         if isinstance(sig, str):
