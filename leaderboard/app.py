@@ -243,7 +243,9 @@ def page_overview(frame: pd.DataFrame, sources: list[str]) -> None:
             made.setdefault(at, {"tasks": [], "rows": []})
             made[at]["tasks"].append(name)
             made[at]["rows"].append(rows[rows["scale"] == at])
-            best = table[table["rank"] == table["rank"].min()] if table["rank"].notna().any() else table.iloc[:0]
+            # the leader: the best-ranked entry that is not the trivial baseline (its figure has its own column)
+            rivals = table[table["rank"].notna() & ~table["trivial"].astype(bool)]
+            best = rivals[rivals["rank"] == rivals["rank"].min()]
             if len(best):
                 b = best.iloc[0]
                 names = [m + (" (local)" if src == "local" else "") for m, src in zip(best["model"], best["source"],
@@ -251,7 +253,9 @@ def page_overview(frame: pd.DataFrame, sources: list[str]) -> None:
                 row["leader"] = " = ".join(dict.fromkeys(names))  # a tie: every entry of rank 1
                 row["mean ± std"] = store.mean_pm_std(b["mean"], b["std"]) + (" ≈ trivial" if b["near_trivial"] else "")
             else:
-                row["leader"] = (f"unranked (< {store.MIN_SEEDS} seeds)" if (table["oracle"] == "").any() else
+                others = table[~table["trivial"].astype(bool)]
+                row["leader"] = ("only the trivial baseline" if others.empty else
+                                 f"unranked (< {store.MIN_SEEDS} seeds)" if (others["oracle"] == "").any() else
                                  "only oracle entries (upper bounds, unranked)")  # fmt: skip
             trivial = table.attrs.get("trivial")
             if trivial is not None:
@@ -471,8 +475,8 @@ def _task_results(task: str, info, all_rows: pd.DataFrame, sources: list[str]) -
                                             f"{'lower' if mi.lower_is_better else 'higher'} is better"),
         ratio: st.column_config.TextColumn(ratio, help="the entry's mean divided by the trivial baseline's"),
         "rank": st.column_config.TextColumn("rank", help=f"over every entry of {task} at scale {scale} with ≥ "
-                                            f"{store.MIN_SEEDS} seeds, oracle entries (upper bounds) apart; filters hide rows, never "
-                                            "renumber them"),
+                                            f"{store.MIN_SEEDS} seeds, oracle entries (upper bounds) apart; filters hide "
+                                            "rows, never renumber them"),
     })  # fmt: skip
     scale_rows = at_scale[at_scale["source"].isin(sources)]
     st.caption(f"**{metric}** {mi.arrow} ({'lower' if mi.lower_is_better else 'higher'} is better"

@@ -323,8 +323,8 @@ def read_root(root: str | Path, source: str, use_index: bool = True) -> pd.DataF
     frame = frame.reset_index(drop=True)
     if use_index and (rows or restat or old is None or len(kept) != len(old)):
         _write_index(root, frame)  # (racy rows are in restat: once rewritten, a later read finds them settled)
-    frame = frame.drop(columns=["_sha256", "_ino", "_ctime"])
-    frame["source"] = source
+    frame = frame.drop(columns=["_sha256", "_ino", "_ctime"]).copy()  # (one block per dtype: the index's frame
+    frame["source"] = source  # from parquet has a block per column, and each added column warns)
     prefix = str(root) + os.sep  # (joined as strings: 10,000 Path joins take a quarter of a second)
     frame["run_dir"] = [str(root) if r == "." else prefix + r for r in frame["_rel"]] if len(frame) else []
     return frame
@@ -452,12 +452,13 @@ def pareto_front(cost: np.ndarray, value: np.ndarray, lower: bool) -> np.ndarray
 def mean_pm_std(mean: float, std: float, digits: int = 4) -> str:
     """``0.123 ± 0.0056`` → ``0.1234 ± 0.0056``: the mean rounded to the precision of its std (the std to 2
     significant digits, the mean to the same decimal place); ``± –`` for a single seed (``digits``
-    significant digits), ``± 0`` for a std of zero."""
+    significant digits), ``± 0`` for a std of zero or of rounding noise (under ``1e-9`` of the mean: seeds that
+    agree to float precision, as a deterministic baseline's do)."""
     if pd.isna(mean):
         return "–"
     if pd.isna(std) or not np.isfinite(std):
         return f"{mean:.{digits}g} ± –"
-    if std == 0 or not np.isfinite(mean):
+    if std == 0 or not np.isfinite(mean) or std < 1e-9 * abs(mean):
         return f"{mean:.{digits}g} ± 0"
     decimals = 1 - int(np.floor(np.log10(abs(std))))  # 2 significant digits of the std
     if decimals <= 0:
