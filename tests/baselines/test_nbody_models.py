@@ -107,6 +107,34 @@ def test_linear_moves_along_the_velocity():
     torch.testing.assert_close(out, (pos + 2.0 * vel).reshape(-1, 3))
 
 
+class _Trajectories:
+    """A training split whose targets are x + 0.7 v plus noise: the least-squares Δt is known."""
+
+    def __init__(self, count=2500, noise=0.05):
+        self.pos, self.vel, self.attrs = _random_dense(count, 5, seed=1)
+        g = torch.Generator().manual_seed(2)
+        self.target = self.pos + 0.7 * self.vel + noise * torch.randn(self.pos.shape, generator=g, dtype=torch.float64)
+
+    def num_samples(self, split):
+        return len(self.pos)
+
+    def batch(self, split, index, augment=False, generator=None):
+        attrs = {k: v[index] for k, v in self.attrs.items()}
+        return from_dense(self.pos[index], self.vel[index], attrs), {"position": self.target[index].reshape(-1, 3)}
+
+
+def test_linear_starts_at_the_least_squares_time_step():
+    data = _Trajectories()
+    v, step = data.vel, data.target - data.pos
+    best = float((v * step).sum() / (v * v).sum())
+    model = _model("linear")
+    model.calibrate(data, None, torch.device("cpu"))
+    assert abs(best - 0.7) < 0.01 and float(model.dt) == pytest.approx(best, rel=1e-6)
+    given = _model("linear", initial_dt=0.25)  # a given start is kept (then learned by gradient descent only)
+    given.calibrate(data, None, torch.device("cpu"))
+    assert float(given.dt) == 0.25
+
+
 def test_copy_last_predicts_the_input_positions_and_has_no_parameters():
     model = _model("copy-last")
     assert model.num_parameters() == 0 and not list(model.parameters())
