@@ -243,20 +243,7 @@ def page_overview(frame: pd.DataFrame, sources: list[str]) -> None:
             made.setdefault(at, {"tasks": [], "rows": []})
             made[at]["tasks"].append(name)
             made[at]["rows"].append(rows[rows["scale"] == at])
-            # the leader: the best-ranked entry that is not the trivial baseline (its figure has its own column)
-            rivals = table[table["rank"].notna() & ~table["trivial"].astype(bool)]
-            best = rivals[rivals["rank"] == rivals["rank"].min()]
-            if len(best):
-                b = best.iloc[0]
-                names = [m + (" (local)" if src == "local" else "") for m, src in zip(best["model"], best["source"],
-                                                                                     strict=True)]  # fmt: skip
-                row["leader"] = " = ".join(dict.fromkeys(names))  # a tie: every entry of rank 1
-                row["mean ± std"] = store.mean_pm_std(b["mean"], b["std"]) + (" ≈ trivial" if b["near_trivial"] else "")
-            else:
-                others = table[~table["trivial"].astype(bool)]
-                row["leader"] = ("only the trivial baseline" if others.empty else
-                                 f"unranked (< {store.MIN_SEEDS} seeds)" if (others["oracle"] == "").any() else
-                                 "only oracle entries (upper bounds, unranked)")  # fmt: skip
+            row["leader"], row["mean ± std"] = catalogue.leader(table)
             trivial = table.attrs.get("trivial")
             if trivial is not None:
                 row["trivial"] = store.mean_pm_std(trivial[0], trivial[1])
@@ -475,8 +462,8 @@ def _task_results(task: str, info, all_rows: pd.DataFrame, sources: list[str]) -
                                             f"{'lower' if mi.lower_is_better else 'higher'} is better"),
         ratio: st.column_config.TextColumn(ratio, help="the entry's mean divided by the trivial baseline's"),
         "rank": st.column_config.TextColumn("rank", help=f"over every entry of {task} at scale {scale} with ≥ "
-                                            f"{store.MIN_SEEDS} seeds, oracle entries (upper bounds) apart; filters hide "
-                                            "rows, never renumber them"),
+                                            f"{store.MIN_SEEDS} seeds, oracle entries (upper bounds) apart; "
+                                            "filters hide rows, never renumber them"),
     })  # fmt: skip
     scale_rows = at_scale[at_scale["source"].isin(sources)]
     st.caption(f"**{metric}** {mi.arrow} ({'lower' if mi.lower_is_better else 'higher'} is better"

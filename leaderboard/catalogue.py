@@ -227,3 +227,25 @@ def within_noise(mean: float, std: float, n: int, t_mean: float, t_std: float, t
     if se2 == 0:
         return bool(np.isclose(mean, t_mean, rtol=1e-9, atol=0))
     return bool(abs(mean - t_mean) <= 2 * np.sqrt(se2))
+
+
+def leader(table: pd.DataFrame) -> tuple[str, str]:
+    """(who leads, their mean ± std) among the entries of one task and scale (the app's ``_entry_table``): the best-ranked
+    entry that is not the trivial baseline (its figure has its own column), every one of a tie; else why none
+    leads (only the trivial baseline, too few seeds, or only oracle entries: upper bounds, never ranked)."""
+    from bench.leaderboard import store
+
+    rivals = table[table["rank"].notna() & ~table["trivial"].astype(bool)]
+    best = rivals[rivals["rank"] == rivals["rank"].min()]
+    if len(best):
+        b = best.iloc[0]
+        names = [m + (" (local)" if src == "local" else "") for m, src in zip(best["model"], best["source"],
+                                                                             strict=True)]  # fmt: skip
+        shown = store.mean_pm_std(b["mean"], b["std"]) + (" ≈ trivial" if b["near_trivial"] else "")
+        return " = ".join(dict.fromkeys(names)), shown
+    others = table[~table["trivial"].astype(bool)]
+    if others.empty:
+        return "only the trivial baseline", ""
+    if (others["oracle"].fillna("") == "").any():
+        return f"unranked (< {store.MIN_SEEDS} seeds)", ""
+    return "only oracle entries (upper bounds, unranked)", ""

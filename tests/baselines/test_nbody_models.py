@@ -129,10 +129,10 @@ def test_linear_starts_at_the_least_squares_time_step():
     best = float((v * step).sum() / (v * v).sum())
     model = _model("linear")
     model.calibrate(data, None, torch.device("cpu"))
-    assert abs(best - 0.7) < 0.01 and float(model.dt) == pytest.approx(best, rel=1e-6)
+    assert abs(best - 0.7) < 0.01 and model.dt.item() == pytest.approx(best, rel=1e-6)
     given = _model("linear", initial_dt=0.25)  # a given start is kept (then learned by gradient descent only)
     given.calibrate(data, None, torch.device("cpu"))
-    assert float(given.dt) == 0.25
+    assert given.dt.item() == 0.25
 
 
 def test_copy_last_predicts_the_input_positions_and_has_no_parameters():

@@ -62,3 +62,21 @@ def test_the_pareto_front_keeps_equal_entries_and_drops_dominated_ones():
     front = store.pareto_front(np.array([5.0, 5.0, 1.0, 9.0]), np.array([2.0, 2.0, 2.6, 2.7]), True)
     assert list(front) == [True, True, True, False]
     assert list(store.pareto_front(np.array([1.0, 2.0]), np.array([0.9, 0.5]), False)) == [True, False]
+
+
+def _entries(*rows):
+    keys = ("model", "source", "rank", "mean", "std", "trivial", "near_trivial", "oracle")
+    return pd.DataFrame([dict(zip(keys, r, strict=True)) for r in rows]).astype({"rank": "Int64"})
+
+
+def test_the_leader_is_never_the_trivial_baseline_nor_an_oracle():
+    copy_last = ("copy-last", "official", 2, 0.2761, 0.0, True, False, "")
+    linear = ("linear", "official", 1, 0.0819, 1e-5, False, False, "")
+    told = ("oracle-gnn", "official", pd.NA, 0.01, 0.001, False, False, "types")
+    assert catalogue.leader(_entries(copy_last, linear, told)) == ("linear", "0.081900 ± 0.000010")
+    assert catalogue.leader(_entries(copy_last)) == ("only the trivial baseline", "")
+    assert catalogue.leader(_entries(copy_last, told)) == ("only oracle entries (upper bounds, unranked)", "")
+    few = ("new", "local", pd.NA, 0.05, np.nan, False, False, "")
+    assert catalogue.leader(_entries(copy_last, few)) == ("unranked (< 3 seeds)", "")
+    tie = ("linear", "local", 1, 0.0819, 1e-5, False, True, "")
+    assert catalogue.leader(_entries(linear, tie)) == ("linear = linear (local)", "0.081900 ± 0.000010")
