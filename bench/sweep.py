@@ -430,8 +430,8 @@ def launch(jobs: list[Job], hydra_overrides: Sequence[str]) -> tuple[list[Outcom
                            for job in pending]  # fmt: skip
                 with _workers_import_this_checkout():
                     returns = list(launcher.launch(per_job, initial_job_idx=0))
-                if name == "joblib":
-                    _stop_joblib_workers()
+            if name == "joblib":  # (warmed even when every job turned out finished)
+                _stop_joblib_workers()
         except KeyboardInterrupt:
             raise
         except Exception as e:  # a launcher that lost jobs (killed, pre-empted): the others' outcomes still count
