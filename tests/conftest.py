@@ -25,3 +25,21 @@ def _quiet_torch_threads():
 
     torch.set_num_threads(1)
     yield
+
+
+UMAP_MODULES = "tests/tasks/test_heterogeneous_"
+"""Test modules whose runs score types through UMAP. A process's first UMAP fit spends 15-30 s compiling numba code
+that umap does not cache, so these modules share one xdist work unit: one worker pays it, not each."""
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadscope`` (the default in pyproject.toml), with the heterogeneous family's modules as one scope."""
+    if config.getoption("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Scheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return UMAP_MODULES if nodeid.startswith(UMAP_MODULES) else super()._split_scope(nodeid)
+
+    return Scheduling(config, log)
