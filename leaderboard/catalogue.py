@@ -230,9 +230,9 @@ def within_noise(mean: float, std: float, n: int, t_mean: float, t_std: float, t
 
 
 def leader(table: pd.DataFrame) -> tuple[str, str]:
-    """(who leads, their mean ± std) among the entries of one task and scale (the app's ``_entry_table``): the best-ranked
-    entry that is not the trivial baseline (its figure has its own column), every one of a tie; else why none
-    leads (only the trivial baseline, too few seeds, or only oracle entries: upper bounds, never ranked)."""
+    """(who leads, their mean ± std) among the entries of one task and scale (the app's ``_entry_table``): the
+    best-ranked entry that is not the trivial baseline (its figure has its own column), every one of a tie; else
+    why none leads (only the trivial baseline, too few seeds, or only oracle entries: upper bounds, never ranked)."""
     from bench.leaderboard import store
 
     rivals = table[table["rank"].notna() & ~table["trivial"].astype(bool)]

@@ -132,16 +132,23 @@ MAX_SCAN_DEPTH = 12
 """Folders deeper than this below a root are not searched for records (a record sits 2–3 levels down)."""
 
 
+def _stat_problem(st: os.stat_result) -> str | None:
+    """Why a record file of this stat cannot be a record (not a regular file, too large), or None."""
+    if not stat.S_ISREG(st.st_mode):
+        return "not a regular file"
+    if st.st_size > MAX_RECORD_BYTES:
+        return f"{st.st_size:,} bytes, over the {MAX_RECORD_BYTES:,}-byte limit of a record"
+    return None
+
+
 def _read_bytes(path: Path) -> bytes:
     """The bytes of a record file; ``ValueError`` (with the reason) for anything but a regular file of at most
     ``MAX_RECORD_BYTES``. Opened without blocking, so a FIFO named ``result.json`` cannot hang the reader."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise ValueError("not a regular file")
-        if st.st_size > MAX_RECORD_BYTES:
-            raise ValueError(f"{st.st_size:,} bytes, over the {MAX_RECORD_BYTES:,}-byte limit of a record")
+        problem = _stat_problem(os.fstat(fd))
+        if problem:
+            raise ValueError(problem)
         with os.fdopen(os.dup(fd), "rb") as f:
             data = f.read(MAX_RECORD_BYTES + 1)
     finally:
@@ -204,13 +211,9 @@ def _scan(root: Path) -> dict[str, Stat | str]:
                 except OSError as e:
                     found[key] = f"cannot be read ({type(e).__name__}: {e})"
                     continue
-                if not stat.S_ISREG(st.st_mode):
-                    found[key] = f"{RECORD_NAME} skipped: not a regular file"
-                elif st.st_size > MAX_RECORD_BYTES:
-                    found[key] = (f"{RECORD_NAME} skipped: {st.st_size:,} bytes, over the {MAX_RECORD_BYTES:,}-byte "
-                                  "limit of a record")  # fmt: skip
-                else:
-                    found[key] = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+                problem = _stat_problem(st)
+                found[key] = (f"{RECORD_NAME} skipped: {problem}" if problem else
+                              (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))  # fmt: skip
             elif depth < MAX_SCAN_DEPTH and not entry.name.startswith("."):
                 try:
                     is_dir = entry.is_dir(follow_symlinks=False)
