@@ -20,6 +20,7 @@ from __future__ import annotations
 import copy
 import itertools
 import math
+import os
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -432,12 +433,41 @@ def _base(groups: list[str]) -> DictConfig:
     return _BASES[key]
 
 
-def compose_unchecked(overrides: Sequence[str]) -> DictConfig:
+_COMPOSED: dict[tuple, DictConfig] = {}
+"""Hydra's compositions in this process, by their overrides, search path and the stat of every card file
+(``_cards_signature``): a card edited on disk is composed anew."""
+
+
+def _cards_signature(roots: tuple[Path, ...]) -> tuple:
+    """(path, size, mtime) of every ``.yaml`` under the search path's folders: about 100 files, 1-2 ms."""
+    found = []
+    for root in roots:
+        for dirpath, _, files in os.walk(root):
+            for name in files:
+                if name.endswith(".yaml"):
+                    st = os.stat(os.path.join(dirpath, name))
+                    found.append((dirpath, name, st.st_size, st.st_mtime_ns))
+    return tuple(sorted(found))
+
+
+def _hydra_compose(overrides: list[str]) -> DictConfig:
+    """Hydra's compose of ``overrides`` (after ``_search_path()``), once per process for the same overrides and
+    card files (a compose takes 0.2-0.4 s; tests and sweeps repeat them); a copy, which the caller may change."""
     from hydra import compose
+
+    key = (tuple(overrides), _cards_signature(_roots()))
+    if key not in _COMPOSED:
+        if len(_COMPOSED) >= 1024:  # a long-lived process (a test session) keeps the memory bounded
+            _COMPOSED.clear()
+        with _hydra():
+            _COMPOSED[key] = compose(config_name="config", overrides=overrides)
+    return copy.deepcopy(_COMPOSED[key])
+
+
+def compose_unchecked(overrides: Sequence[str]) -> DictConfig:
     from omegaconf import OmegaConf
 
-    with _hydra():
-        cfg = compose(config_name="config", overrides=[_search_path(), *_family_overrides(overrides)])
+    cfg = _hydra_compose([_search_path(), *_family_overrides(overrides)])
     OmegaConf.set_struct(cfg, False)
     if "hydra" in cfg:
         del cfg["hydra"]

@@ -171,3 +171,42 @@ def test_a_per_scale_block_is_checked():
     c = cfg({"quick": {"generations": 5}})  # another scale's block: the card's own value
     apply_scale_settings(c)
     assert OmegaConf.to_container(c.sr) == {"name": "operon", "generations": 1}
+
+
+def test_a_composition_is_made_once_per_process_and_anew_when_a_card_file_changes(tmp_path, monkeypatch):
+    """Hydra composes the same overrides once (``bench.config._hydra_compose``); each caller gets its own copy, and an
+    edited, added or removed card file (the stat of every card under the search path) makes Hydra compose again."""
+    import os
+
+    import hydra
+
+    import bench.config as C
+
+    signature = C._cards_signature
+    (tmp_path / "task").mkdir()
+    card = tmp_path / "task" / "mine.yaml"
+    card.write_text("a: 1\n")
+    (tmp_path / "notes.txt").write_text("not a card")
+    seen = signature((tmp_path,))
+    assert len(seen) == 1 and signature((tmp_path,)) == seen
+    card.write_text("a: 22\n")
+    assert signature((tmp_path,)) != seen
+    os.utime(card, ns=(0, 0))
+    assert signature((tmp_path,)) != seen
+    (tmp_path / "task" / "other.yaml").write_text("b: 1\n")
+    assert len(signature((tmp_path,))) == 2
+
+    calls = []
+    real = hydra.compose
+    monkeypatch.setattr(hydra, "compose", lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(C, "_COMPOSED", {})
+    first = compose(["task=spring", "model=gnn", "seed=3"])
+    n = len(calls)
+    assert n >= 1
+    first.seed = 99  # the caller's own copy
+    second = compose(["task=spring", "model=gnn", "seed=3"])
+    assert len(calls) == n and second.seed == 3
+    shipped = signature(C._roots())
+    monkeypatch.setattr(C, "_cards_signature", lambda roots: (*shipped, ("a card", "edited", 0, 0)))
+    assert compose(["task=spring", "model=gnn", "seed=3"]) == second
+    assert len(calls) > n
