@@ -439,7 +439,7 @@ _COMPOSED: dict[tuple, DictConfig] = {}
 
 
 def _cards_signature(roots: tuple[Path, ...]) -> tuple:
-    """(path, size, mtime) of every ``.yaml`` under the search path's folders: about 100 files, 1-2 ms."""
+    """(folder, name, size, mtime) of every ``.yaml`` under the search path's folders (about 60 files: 1 ms)."""
     found = []
     for root in roots:
         for dirpath, _, files in os.walk(root):

@@ -75,6 +75,8 @@ class Job:
     cfg: Any
     short: str = ""
     """The overrides that tell this job from the others (the summary's first column)."""
+    finished: str | None = None
+    """The path of the run's finished record, where ``plan`` found one: the launch skips the job."""
 
     @property
     def label(self) -> str:
@@ -95,12 +97,18 @@ class Outcome:
 
 
 def plan(combos: Sequence[Sequence[str]]) -> list[Job]:
-    """Compose and check every job (``bench.config.compose``, ``bench.run.check_run``, its folders writable): the
-    first problem is a ``BenchError`` naming the job, before any job starts. Two jobs that would write one run
-    folder (they differ only in keys that do not change a run, or in a family option such as ``sr=``) are refused
-    too."""
+    """Compose and check every job (``compose_jobs``, then ``check_jobs``): the first problem is a ``BenchError``
+    naming the job, before any job starts."""
+    return check_jobs(compose_jobs(combos))
+
+
+def _job_error(overrides: Sequence[str], e: BenchError) -> BenchError:
+    return BenchError(f"sweep job '{' '.join(overrides)}': {e}; no job was started")
+
+
+def compose_jobs(combos: Sequence[Sequence[str]]) -> list[Job]:
+    """Each job's configuration (``bench.config.compose``, which imports no torch)."""
     from bench.config import compose, shared_bases
-    from bench.run import _check_folders, check_run
 
     jobs = []
     common = set.intersection(*(set(c) for c in combos)) if len(combos) > 1 else set()
@@ -108,12 +116,27 @@ def plan(combos: Sequence[Sequence[str]]) -> list[Job]:
         for k, overrides in enumerate(combos):
             try:
                 cfg = compose(list(overrides))
-                check_run(cfg)
-                _check_folders(cfg)  # out= (and data_dir= where its dataset is missing) writable
             except BenchError as e:
-                raise BenchError(f"sweep job '{' '.join(overrides)}': {e}; no job was started") from None
+                raise _job_error(overrides, e) from None
             short = " ".join(o for o in overrides if o not in common) or " ".join(overrides)
             jobs.append(Job(k, len(combos), list(overrides), cfg, short))
+    return jobs
+
+
+def check_jobs(jobs: list[Job]) -> list[Job]:
+    """The checks of every composed job (``bench.run.check_run``, its folders writable), and its finished record
+    if any (``Job.finished``). Two jobs that would write one run folder (they differ only in keys that do not change
+    a run, or in a family option such as ``sr=``) are refused too. Returns ``jobs``."""
+    from bench.run import _check_folders, check_run, finished_record
+
+    for job in jobs:
+        try:
+            check_run(job.cfg)
+            _check_folders(job.cfg)  # out= (and data_dir= where its dataset is missing) writable
+        except BenchError as e:
+            raise _job_error(job.overrides, e) from None
+        finished = finished_record(job.cfg)
+        job.finished = None if finished is None else str(finished)
     _check_distinct_runs(jobs)
     return jobs
 
@@ -337,38 +360,64 @@ def _warm_worker() -> int:
     return os.getpid()
 
 
+@dataclass
+class Workers:
+    """The launcher's workers as ``warm_workers`` started them: joblib's (``settings``, and once warmed the ``pids``
+    of its processes), or none (other launchers)."""
+
+    settings: dict[str, Any] | None = None
+    pids: list[int] = field(default_factory=list)
+    thread: Any = None
+
+    def plan(self, combos: Sequence[Sequence[str]]) -> list[Job]:
+        """``plan(combos)``: the jobs composed here while the workers warm up; with warmed joblib workers, their
+        checks (``check_jobs``, which import torch with the model classes) then run in one of them. This process
+        never imports torch, whose import would take a core from the workers' own. A check's error is raised here
+        all the same."""
+        jobs = compose_jobs(combos)
+        if self.thread is not None:
+            self.thread.join()
+        if not self.pids:
+            return check_jobs(jobs)
+        from joblib import Parallel, delayed
+
+        assert self.settings is not None
+        (checked,) = Parallel(**self.settings)([delayed(check_jobs)(jobs)])
+        return checked
+
+
 @contextmanager
-def warm_workers(hydra: DictConfig) -> Iterator[list[int]]:
-    """With joblib's launcher, start its worker processes and their imports (``WARM_MODULES``) while this process
-    composes and checks the jobs: a thread runs a ``Parallel`` of the launcher's very settings, whose workers
-    joblib then reuses for the jobs (it keeps one pool for the same settings). Yields the list that holds, once
-    the block has ended, the process ids of the warmed workers (empty where nothing was warmed). No job starts
-    here; other launchers' workers start where the jobs run (a SLURM node, a Ray worker) and are left alone."""
+def warm_workers(hydra: DictConfig) -> Iterator[Workers]:
+    """With joblib's launcher, start its worker processes and their imports (``WARM_MODULES``) in a thread, while
+    this process expands the sweep: a ``Parallel`` of the launcher's very settings, whose workers joblib then reuses
+    for the jobs (it keeps one pool for the same settings); ``Workers.plan`` checks the jobs in one of them. Other
+    launchers' workers start where the jobs run (a SLURM node, a Ray worker) and are left alone. No job starts
+    here."""
     import threading
 
-    warmed: list[int] = []
     if not str(hydra.launcher.get("_target_", "")).endswith("JoblibLauncher"):
-        yield warmed
+        yield Workers()
         return
     from joblib import Parallel, delayed, effective_n_jobs
 
-    settings = joblib_settings(hydra)
+    workers = Workers(joblib_settings(hydra))
+    settings = workers.settings
 
     def warm() -> None:
         try:
-            warmed.extend(
+            workers.pids.extend(
                 Parallel(**settings)(delayed(_warm_worker)() for _ in range(effective_n_jobs(settings["n_jobs"])))
             )
         except Exception:  # the launch itself reports a pool that cannot start; warming is only a head start
             pass
 
     with _workers_import_this_checkout():
-        thread = threading.Thread(target=warm, name="warm joblib workers", daemon=True)
-        thread.start()
+        workers.thread = threading.Thread(target=warm, name="warm joblib workers", daemon=True)
+        workers.thread.start()
         try:
-            yield warmed
+            yield workers
         finally:
-            thread.join()
+            workers.thread.join()
 
 
 def joblib_settings(hydra: DictConfig) -> dict[str, Any]:
@@ -396,13 +445,11 @@ def launch(jobs: list[Job], hydra_overrides: Sequence[str]) -> tuple[list[Outcom
     from omegaconf.errors import OmegaConfBaseException
 
     from bench.config import _family_overrides, _hydra, resolve_models
-    from bench.run import finished_record
 
     outcomes: dict[int, Outcome] = {}
     for job in jobs:
-        finished = finished_record(job.cfg)
-        if finished is not None:
-            outcomes[job.number] = Outcome(job.short, "skipped", str(finished), job.number)
+        if job.finished is not None:
+            outcomes[job.number] = Outcome(job.short, "skipped", job.finished, job.number)
     pending = [job for job in jobs if job.number not in outcomes]
     with _hydra() as gh:
         loader = gh.config_loader()  # type: ignore[attr-defined]
@@ -501,8 +548,8 @@ def run_sweep(combos: Sequence[Sequence[str]], hydra_overrides: Sequence[str] = 
     """Check the launcher's settings and every job, launch them, print and write the summary; returns the outcomes
     and the sweep folder."""
     hydra = check_launcher(hydra_overrides)  # the launcher's mistakes first: they cost no job composition
-    with warm_workers(hydra):
-        jobs = plan(combos)
+    with warm_workers(hydra) as workers:
+        jobs = workers.plan(combos)
     return run_jobs(jobs, hydra_overrides)
 
 
@@ -522,7 +569,7 @@ def sweep(overrides: Sequence[str]) -> int:
 
     job_overrides, hydra_overrides = split_overrides(overrides)
     hydra = check_launcher(hydra_overrides)
-    with warm_workers(hydra), shared_bases():  # the expansion's checks and each job's: one composition per choice
-        jobs = plan(expand_sweep(job_overrides))
+    with warm_workers(hydra) as workers, shared_bases():  # the expansion's checks and each job's: one composition
+        jobs = workers.plan(expand_sweep(job_overrides))  # per choice of groups
     outcomes, _ = run_jobs(jobs, hydra_overrides)
     return 1 if any(o.status == "failed" for o in outcomes) else 0

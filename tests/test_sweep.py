@@ -98,11 +98,19 @@ def test_jobs_run_in_processes_of_their_own(launcher, tmp_path, data_root, capsy
 
     @contextmanager
     def spy(hydra):
-        with real_warm(hydra) as pids:
-            yield pids
-        warmed.append(pids)
+        with real_warm(hydra) as workers:
+            yield workers
+        warmed.append(workers.pids)
+
+    checked_in = tmp_path / "checked-in"
+    real_check = S.check_jobs
+
+    def check_jobs(jobs):  # (pickled by value into a joblib worker: the pid it writes is where the jobs were checked)
+        checked_in.write_text(str(os.getpid()))
+        return real_check(jobs)
 
     monkeypatch.setattr(S, "warm_workers", spy)
+    monkeypatch.setattr(S, "check_jobs", check_jobs)
     code, out, err = _run(capsys, "run", "-m", *_tiny(tmp_path, data_root), "seed=0,1", *launcher)
     assert code == 0, err
     assert _summary(out)[:4] == [
@@ -116,11 +124,24 @@ def test_jobs_run_in_processes_of_their_own(launcher, tmp_path, data_root, capsy
     summary = json.loads((sweep_dir / S.SUMMARY_JSON).read_text())
     pids = {int(job["where"].rpartition(":")[2]) for job in summary["jobs"]}
     assert len(pids) == 2 and os.getpid() not in pids  # two worker processes, neither of them this one
-    # joblib's workers were started, with torch imported, while the jobs were checked, and ran the jobs
+    # joblib's workers were started, with torch imported, while the sweep was expanded; one of them checked the
+    # jobs (so this process need not import torch), and they ran the jobs. Other launchers: checked here.
     assert [sorted(w) for w in warmed] == [sorted(pids) if "joblib" in launcher[0] else []]
+    assert int(checked_in.read_text()) in (pids if "joblib" in launcher[0] else {os.getpid()})
     assert (sweep_dir / S.SUMMARY_NAME).read_text().splitlines() == _summary(out)[:4]
     if "submitit" in launcher[0]:
         assert len(list((sweep_dir / ".submitit").glob("*/*_log.out"))) == 2  # each job's log
+
+
+def test_a_job_refused_by_the_checks_in_a_joblib_worker_is_named_here(tmp_path, data_root, capsys):
+    """The checks run in a warmed worker (``Workers.plan``): their refusal is the same sentence, and no job starts."""
+    code, out, err = _run(capsys, "run", "-m", "task=spring", "model=gnn", "model.hparams.message_dim=2,1",
+                          "scale=tiny", "sr=none", f"out={tmp_path / 'runs'}", f"data_dir={data_root}",
+                          "hydra/launcher=joblib", "hydra.launcher.n_jobs=2")  # fmt: skip
+    assert code == 2 and "Traceback" not in err
+    assert "sweep job 'task=spring model=gnn model.hparams.message_dim=1 " in err
+    assert "model.hparams.message_dim=1 is below the system's dimension task.dim=2" in err
+    assert err.rstrip().endswith("no job was started") and not (tmp_path / "runs" / "spring").exists()
 
 
 def test_an_interrupted_sweep_launched_again_finishes_only_what_is_missing(tmp_path, data_root, capsys, monkeypatch):
