@@ -456,7 +456,8 @@ def mean_pm_std(mean: float, std: float, digits: int = 4) -> str:
     """``0.123 ± 0.0056`` → ``0.1234 ± 0.0056``: the mean rounded to the precision of its std (the std to 2
     significant digits, the mean to the same decimal place); ``± –`` for a single seed (``digits``
     significant digits), ``± 0`` for a std of zero or of rounding noise (under ``1e-9`` of the mean: seeds that
-    agree to float precision, as a deterministic baseline's do)."""
+    agree to float precision, as a deterministic baseline's do). Where that would take more than 6 decimals, or
+    the value is a million or more, both share a power of ten: ``(1.234 ± 0.030)e-07``."""
     if pd.isna(mean):
         return "–"
     if pd.isna(std) or not np.isfinite(std):
@@ -464,6 +465,10 @@ def mean_pm_std(mean: float, std: float, digits: int = 4) -> str:
     if std == 0 or not np.isfinite(mean) or std < 1e-9 * abs(mean):
         return f"{mean:.{digits}g} ± 0"
     decimals = 1 - int(np.floor(np.log10(abs(std))))  # 2 significant digits of the std
+    power = int(np.floor(np.log10(max(abs(mean), abs(std)))))
+    if decimals > 6 or power >= 6:
+        scale = 10.0**power
+        return f"({mean_pm_std(mean / scale, std / scale)})e{power:+03d}"
     if decimals <= 0:
         step = 10.0 ** (-decimals)
         return f"{round(mean / step) * step:.0f} ± {round(std / step) * step:.0f}"

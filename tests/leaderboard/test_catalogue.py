@@ -52,7 +52,9 @@ def test_within_noise_of_the_trivial_figure():
     ("mean", "std", "shown"),
     [(0.80921, 0.0031, "0.8092 ± 0.0031"), (2.2208, 0.15, "2.22 ± 0.15"), (48.7, 12.3, "49 ± 12"),
      (1234.5, 234.0, "1230 ± 230"), (0.5, np.nan, "0.5 ± –"), (1.0, 0.0, "1 ± 0"),
-     (0.3535271804683028, 6.8e-17, "0.3535 ± 0")],  # seeds equal to float precision (copy-last): not 18 digits
+     (0.3535271804683028, 6.8e-17, "0.3535 ± 0"),  # seeds equal to float precision (copy-last): not 18 digits
+     (1.2341e-7, 3e-9, "(1.234 ± 0.030)e-07"), (-4.2e-6, 1.3e-6, "(-4.2 ± 1.3)e-06"), (2e-8, 5e-8, "(2.0 ± 5.0)e-08"),
+     (12_345_678.0, 230_000.0, "(1.235 ± 0.023)e+07"), (0.000123, 0.000021, "0.000123 ± 0.000021")],
 )  # fmt: skip
 def test_the_mean_is_rounded_to_the_precision_of_its_std(mean, std, shown):
     assert store.mean_pm_std(mean, std) == shown
