@@ -466,9 +466,12 @@ def mean_pm_std(mean: float, std: float, digits: int = 4) -> str:
         return f"{mean:.{digits}g} ± 0"
     decimals = 1 - int(np.floor(np.log10(abs(std))))  # 2 significant digits of the std
     power = int(np.floor(np.log10(max(abs(mean), abs(std)))))
-    if decimals > 6 or power >= 6:
+    if (decimals > 6 and power < 0) or power >= 6:  # (a std far below a mean of 1 or more keeps its decimals)
         scale = 10.0**power
-        return f"({mean_pm_std(mean / scale, std / scale)})e{power:+03d}"
+        decimals += power  # the std's 2 significant digits, after the scaling
+        if abs(round(mean / scale, max(decimals, 0))) >= 10:  # 9.9996e-07 rounds up to 10.000: one power up
+            power, scale, decimals = power + 1, scale * 10, decimals + 1
+        return f"({mean / scale:.{max(decimals, 0)}f} ± {std / scale:.{max(decimals, 0)}f})e{power:+03d}"
     if decimals <= 0:
         step = 10.0 ** (-decimals)
         return f"{round(mean / step) * step:.0f} ± {round(std / step) * step:.0f}"

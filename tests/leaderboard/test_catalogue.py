@@ -54,7 +54,9 @@ def test_within_noise_of_the_trivial_figure():
      (1234.5, 234.0, "1230 ± 230"), (0.5, np.nan, "0.5 ± –"), (1.0, 0.0, "1 ± 0"),
      (0.3535271804683028, 6.8e-17, "0.3535 ± 0"),  # seeds equal to float precision (copy-last): not 18 digits
      (1.2341e-7, 3e-9, "(1.234 ± 0.030)e-07"), (-4.2e-6, 1.3e-6, "(-4.2 ± 1.3)e-06"), (2e-8, 5e-8, "(2.0 ± 5.0)e-08"),
-     (12_345_678.0, 230_000.0, "(1.235 ± 0.023)e+07"), (0.000123, 0.000021, "0.000123 ± 0.000021")],
+     (12_345_678.0, 230_000.0, "(1.235 ± 0.023)e+07"), (0.000123, 0.000021, "0.000123 ± 0.000021"),
+     (1.5, 1e-7, "1.50000000 ± 0.00000010"), (5e6, 1.0, "(5.0000000 ± 0.0000010)e+06"),  # seeds agreeing to 1e-7
+     (9.9996e-7, 3e-9, "(1.0000 ± 0.0030)e-06"), (0.0, 1e-8, "(0.0 ± 1.0)e-08")],  # rounding up to the next power
 )  # fmt: skip
 def test_the_mean_is_rounded_to_the_precision_of_its_std(mean, std, shown):
     assert store.mean_pm_std(mean, std) == shown
@@ -82,3 +84,24 @@ def test_the_leader_is_never_the_trivial_baseline_nor_an_oracle():
     assert catalogue.leader(_entries(copy_last, few)) == ("unranked (< 3 seeds)", "")
     tie = ("linear", "local", 1, 0.0819, 1e-5, False, True, "")
     assert catalogue.leader(_entries(linear, tie)) == ("linear = linear (local)", "0.081900 ± 0.000010")
+
+
+def test_mean_pm_std_reads_back_as_the_mean_within_its_shown_precision():
+    """Over 20 decades of means and stds (either sign, std above or far below the mean): the string parses back to
+    the mean and the std, each within half a unit of the last digit shown, and is at most 36 characters long (a std
+    1e-9 of its mean takes 12 digits)."""
+    rng = np.random.default_rng(0)
+    for _ in range(3000):
+        mean = rng.choice([-1, 1]) * 10.0 ** rng.uniform(-12, 9)
+        std = abs(mean) * 10.0 ** rng.uniform(-8.9, 2)
+        shown = store.mean_pm_std(mean, std)
+        body, _, power = shown.partition(")e")
+        m_text, s_text = body.strip("(").split(" ± ")
+        scale = 10.0 ** int(power) if power else 1.0
+        if "." in m_text:  # the last digit shown
+            unit = 10.0 ** -len(m_text.partition(".")[2]) * scale
+        else:  # "49 ± 12", "1230 ± 230": rounded to the std's second significant digit
+            unit = 10.0 ** (np.floor(np.log10(std)) - 1)
+        assert len(shown) <= 36, shown
+        assert abs(float(m_text) * scale - mean) <= 0.5 * unit * (1 + 1e-9), (mean, std, shown)
+        assert abs(float(s_text) * scale - std) <= 0.5 * unit * (1 + 1e-9), (mean, std, shown)
