@@ -113,7 +113,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bench.config import compose
     from bench.sweep import is_launcher_override
 
-    if args.multirun:  # torch is imported while the launcher's workers start (bench.sweep.warm_workers)
+    if args.multirun:  # no torch here before the jobs are composed (on joblib: never; bench.sweep.Workers.plan)
         from bench.sweep import sweep
 
         return sweep(args.overrides)

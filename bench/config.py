@@ -439,14 +439,18 @@ _COMPOSED: dict[tuple, DictConfig] = {}
 
 
 def _cards_signature(roots: tuple[Path, ...]) -> tuple:
-    """(folder, name, size, mtime) of every ``.yaml`` under the search path's folders (about 60 files: 1 ms)."""
+    """(folder, name, inode, size, mtime, ctime) of every ``.yaml`` under the search path's folders (about 60 files:
+    1 ms). Hidden files (an editor's lock file ``.#card.yaml``, a dangling link) are not cards: Hydra skips them."""
     found = []
     for root in roots:
         for dirpath, _, files in os.walk(root):
             for name in files:
-                if name.endswith(".yaml"):
-                    st = os.stat(os.path.join(dirpath, name))
-                    found.append((dirpath, name, st.st_size, st.st_mtime_ns))
+                if name.endswith(".yaml") and not name.startswith("."):
+                    try:
+                        st = os.stat(os.path.join(dirpath, name))
+                    except OSError:  # a dangling link, or a file removed while listed
+                        continue
+                    found.append((dirpath, name, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
     return tuple(sorted(found))
 
 

@@ -97,8 +97,8 @@ class Outcome:
 
 
 def plan(combos: Sequence[Sequence[str]]) -> list[Job]:
-    """Compose and check every job (``compose_jobs``, then ``check_jobs``): the first problem is a ``BenchError``
-    naming the job, before any job starts."""
+    """Compose every job (``compose_jobs``), then check them (``check_jobs``): the first problem, of composing
+    (any job) before checking, is a ``BenchError`` naming its job, before any job starts."""
     return check_jobs(compose_jobs(combos))
 
 
@@ -352,13 +352,14 @@ WARM_MODULES = ("bench.run", "torch._dynamo", "matplotlib.figure", "matplotlib.b
 4.5 s of CPU in a fresh process, against a tiny run's 2.5 s)."""
 
 
-def _warm_worker() -> int:
+def _warm_worker(parent: int) -> int:
     import atexit
     import importlib
 
     for name in WARM_MODULES:
         importlib.import_module(name)
-    atexit.register(_exit_now)  # after the imports' own handlers: the first to run
+    if os.getpid() != parent:  # a worker process (never the sweeping process, whose exit status must stand)
+        atexit.register(_exit_now)  # after the imports' own handlers: the first to run
     return os.getpid()
 
 
@@ -382,9 +383,10 @@ class Workers:
 
     def plan(self, combos: Sequence[Sequence[str]]) -> list[Job]:
         """``plan(combos)``: the jobs composed here while the workers warm up; with warmed joblib workers, their
-        checks (``check_jobs``, which import torch with the model classes) then run in one of them. This process
-        never imports torch, whose import would take a core from the workers' own. A check's error is raised here
-        all the same."""
+        checks (``check_jobs``, which import torch with the model classes) then run in one of them, and this process
+        never imports torch, whose import would take a core from the workers' own (unless a model is a file of the
+        user's, imported to compose it). A check's error is raised here all the same. Without warmed workers (other
+        launchers; joblib with one job at a time, in this process) the checks run here."""
         jobs = compose_jobs(combos)
         if self.thread is not None:
             self.thread.join()
@@ -411,14 +413,16 @@ def warm_workers(hydra: DictConfig) -> Iterator[Workers]:
         return
     from joblib import Parallel, delayed, effective_n_jobs
 
-    workers = Workers(joblib_settings(hydra))
-    settings = workers.settings
+    settings = joblib_settings(hydra)
+    n_jobs = effective_n_jobs(settings["n_jobs"])
+    if n_jobs == 1:  # joblib runs the jobs in this process, one after another: no worker to warm
+        yield Workers()
+        return
+    workers = Workers(settings)
 
     def warm() -> None:
         try:
-            workers.pids.extend(
-                Parallel(**settings)(delayed(_warm_worker)() for _ in range(effective_n_jobs(settings["n_jobs"])))
-            )
+            workers.pids.extend(Parallel(**settings)(delayed(_warm_worker)(os.getpid()) for _ in range(n_jobs)))
         except Exception:  # the launch itself reports a pool that cannot start; warming is only a head start
             pass
 
@@ -502,13 +506,24 @@ def launch(jobs: list[Job], hydra_overrides: Sequence[str]) -> tuple[list[Outcom
     return [outcomes[job.number] for job in jobs], sweep_dir
 
 
-def _stop_joblib_workers() -> None:
+def _stop_joblib_workers(timeout: float = 30.0) -> None:
     """End joblib's worker processes now that every job has returned (joblib keeps them for the next ``Parallel``).
-    They exit at once (``_exit_now``). Killing them instead would leave their queue's semaphores for Python's
-    resource tracker to report as leaked."""
+    They exit at once (``_exit_now``); one still there after ``timeout`` seconds (a job's thread keeps it) is
+    terminated. Killing them all at once instead would leave their queue's semaphores for Python's resource
+    tracker to report as leaked."""
     from joblib.externals.loky import get_reusable_executor
 
-    get_reusable_executor(reuse=True).shutdown(wait=True)
+    executor = get_reusable_executor(reuse=True)
+    manager = getattr(executor, "_executor_manager_thread", None)  # loky's thread that joins the workers
+    processes = list((getattr(executor, "_processes", None) or {}).values())
+    executor.shutdown(wait=False)
+    if manager is None:
+        return
+    manager.join(timeout)
+    if manager.is_alive():  # a worker that does not exit (a job left a thread running in it): ended
+        for process in processes:
+            process.terminate()
+        manager.join(timeout)
 
 
 def _outcome(job: Job, returned: Any, sweep_dir: Path, lost: str) -> Outcome:

@@ -195,6 +195,9 @@ def test_a_composition_is_made_once_per_process_and_anew_when_a_card_file_change
     assert signature((tmp_path,)) != seen
     (tmp_path / "task" / "other.yaml").write_text("b: 1\n")
     assert len(signature((tmp_path,))) == 2
+    (tmp_path / "task" / ".#mine.yaml").symlink_to(tmp_path / "nowhere")  # an editor's lock file: not a card
+    (tmp_path / "task" / "gone.yaml").symlink_to(tmp_path / "nowhere")
+    assert len(signature((tmp_path,))) == 2
 
     calls = []
     real = hydra.compose

@@ -133,8 +133,16 @@ def test_jobs_run_in_processes_of_their_own(launcher, tmp_path, data_root, capsy
         assert len(list((sweep_dir / ".submitit").glob("*/*_log.out"))) == 2  # each job's log
 
 
-def test_a_job_refused_by_the_checks_in_a_joblib_worker_is_named_here(tmp_path, data_root, capsys):
+def test_a_job_refused_by_the_checks_in_a_joblib_worker_is_named_here(tmp_path, data_root, capsys, monkeypatch):
     """The checks run in a warmed worker (``Workers.plan``): their refusal is the same sentence, and no job starts."""
+    checked_in = tmp_path / "checked-in"
+    real_check = S.check_jobs
+
+    def check_jobs(jobs):  # (pickled by value into the worker)
+        checked_in.write_text(str(os.getpid()))
+        return real_check(jobs)
+
+    monkeypatch.setattr(S, "check_jobs", check_jobs)
     code, out, err = _run(capsys, "run", "-m", "task=spring", "model=gnn", "model.hparams.message_dim=2,1",
                           "scale=tiny", "sr=none", f"out={tmp_path / 'runs'}", f"data_dir={data_root}",
                           "hydra/launcher=joblib", "hydra.launcher.n_jobs=2")  # fmt: skip
@@ -142,6 +150,46 @@ def test_a_job_refused_by_the_checks_in_a_joblib_worker_is_named_here(tmp_path, 
     assert "sweep job 'task=spring model=gnn model.hparams.message_dim=1 " in err
     assert "model.hparams.message_dim=1 is below the system's dimension task.dim=2" in err
     assert err.rstrip().endswith("no job was started") and not (tmp_path / "runs" / "spring").exists()
+    assert int(checked_in.read_text()) != os.getpid()  # the refusal crossed from a worker
+
+
+def test_a_warmed_worker_exits_at_once_but_never_the_sweeping_process(monkeypatch):
+    """``_exit_now`` (an exit without teardown, status 0) is registered in a worker only: where joblib runs the
+    warm-up in the sweeping process itself, that process's exit status must stand."""
+    import atexit
+
+    registered = []
+    monkeypatch.setattr(atexit, "register", registered.append)
+    monkeypatch.setattr(S, "WARM_MODULES", ())
+    assert S._warm_worker(os.getpid()) == os.getpid() and registered == []
+    S._warm_worker(os.getpid() + 1)
+    assert registered == [S._exit_now]
+
+
+def _leave_a_thread() -> int:
+    import threading
+    import time
+
+    threading.Thread(target=time.sleep, args=(600,)).start()  # not a daemon: the worker cannot exit by itself
+    return os.getpid()
+
+
+def test_a_worker_that_does_not_exit_is_ended(monkeypatch):
+    """A job that leaves a thread running keeps its worker alive: the sweep's end terminates it after the timeout
+    instead of waiting for ever."""
+    import time
+
+    from joblib import Parallel, delayed
+
+    pids = Parallel(n_jobs=2, backend="loky")(delayed(_leave_a_thread)() for _ in range(2))
+    start = time.perf_counter()
+    S._stop_joblib_workers(timeout=2)
+    assert time.perf_counter() - start < 30
+    for pid in set(pids):
+        with pytest.raises(ProcessLookupError):
+            for _ in range(100):  # terminated: gone once reaped
+                os.kill(pid, 0)
+                time.sleep(0.1)
 
 
 def test_an_interrupted_sweep_launched_again_finishes_only_what_is_missing(tmp_path, data_root, capsys, monkeypatch):
