@@ -431,6 +431,10 @@ def warm_workers(hydra: DictConfig) -> Iterator[Workers]:
         workers.thread.start()
         try:
             yield workers
+        except BaseException:  # a job refused by the checks, Ctrl-C: no job will run on the warmed workers
+            workers.thread.join()
+            _stop_joblib_workers()
+            raise
         finally:
             workers.thread.join()
 

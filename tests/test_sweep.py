@@ -142,7 +142,17 @@ def test_a_job_refused_by_the_checks_in_a_joblib_worker_is_named_here(tmp_path, 
         checked_in.write_text(str(os.getpid()))
         return real_check(jobs)
 
+    warmed: list[list[int]] = []
+    real_warm = S.warm_workers
+
+    @contextmanager
+    def spy(hydra):
+        with real_warm(hydra) as workers:
+            warmed.append(workers.pids)
+            yield workers
+
     monkeypatch.setattr(S, "check_jobs", check_jobs)
+    monkeypatch.setattr(S, "warm_workers", spy)
     code, out, err = _run(capsys, "run", "-m", "task=spring", "model=gnn", "model.hparams.message_dim=2,1",
                           "scale=tiny", "sr=none", f"out={tmp_path / 'runs'}", f"data_dir={data_root}",
                           "hydra/launcher=joblib", "hydra.launcher.n_jobs=2")  # fmt: skip
@@ -150,7 +160,8 @@ def test_a_job_refused_by_the_checks_in_a_joblib_worker_is_named_here(tmp_path, 
     assert "sweep job 'task=spring model=gnn model.hparams.message_dim=1 " in err
     assert "model.hparams.message_dim=1 is below the system's dimension task.dim=2" in err
     assert err.rstrip().endswith("no job was started") and not (tmp_path / "runs" / "spring").exists()
-    assert int(checked_in.read_text()) != os.getpid()  # the refusal crossed from a worker
+    assert int(checked_in.read_text()) in warmed[0] and os.getpid() not in warmed[0]  # refused in a worker
+    assert all(_gone(pid) for pid in warmed[0])  # and the warmed workers were ended: no job will use them
 
 
 def test_a_warmed_worker_exits_at_once_but_never_the_sweeping_process(monkeypatch):
@@ -185,11 +196,21 @@ def test_a_worker_that_does_not_exit_is_ended(monkeypatch):
     start = time.perf_counter()
     S._stop_joblib_workers(timeout=2)
     assert time.perf_counter() - start < 30
-    for pid in set(pids):
-        with pytest.raises(ProcessLookupError):
-            for _ in range(100):  # terminated: gone once reaped
-                os.kill(pid, 0)
-                time.sleep(0.1)
+    assert all(_gone(pid) for pid in set(pids))
+
+
+def _gone(pid: int, seconds: float = 10.0) -> bool:
+    """Whether process ``pid`` has ended (and been reaped) within ``seconds``."""
+    import time
+
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
 
 
 def test_an_interrupted_sweep_launched_again_finishes_only_what_is_missing(tmp_path, data_root, capsys, monkeypatch):
