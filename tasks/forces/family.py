@@ -11,6 +11,29 @@ import numpy as np
 from bench.errors import BenchError
 from bench.family import Analysis, Family
 
+_SAID = {"recovered": ("recovered", "not recovered"),
+         "recovered_mass_factor": ("recovered up to a mass factor", "not recovered up to a mass factor"),
+         "recovered_up_to_mass": ("recovered, exactly or up to a mass factor",
+                                  "not recovered, exactly or up to a mass factor")}  # fmt: skip
+
+
+def _verdicts_differ(where: str, claimed: dict, fresh: dict, keys=("recovered", "recovered_mass_factor")) -> list[str]:
+    """One reason per verdict of ``keys`` that ``claimed`` carries and the fresh score contradicts (and, for a
+    verdict up to a mass factor, a different factor)."""
+    reasons = []
+    for key in keys:
+        if key in claimed and bool(claimed[key]) != bool(fresh[key]):
+            reasons.append(f"{where} is marked {_SAID[key][not claimed[key]]}, but the recovery score says "
+                           f"{_SAID[key][not fresh[key]]}")  # fmt: skip
+    if (
+        claimed.get("recovered_mass_factor")
+        and fresh.get("recovered_mass_factor")
+        and (claimed.get("mass_factor") != fresh.get("mass_factor"))
+    ):
+        reasons.append(f"{where} is marked recovered up to the mass factor {claimed.get('mass_factor')}, but the "
+                       f"recovery score finds {fresh.get('mass_factor')}")  # fmt: skip
+    return reasons
+
 
 class ForcesFamily(Family):
     """Cranmer et al. 2020: predict accelerations of 4 or 8 particles; recover the pair force law."""
@@ -140,33 +163,42 @@ class ForcesFamily(Family):
 
     def verify_analyses(self, analyses, model, data, cfg) -> list[str]:
         """Every recovery verdict the run reports, re-scored: each Pareto-front expression of the symbolic
-        regression (the search itself is not repeated), the summary flags, and a model's own equation."""
+        regression (the search itself is not repeated), exactly and up to a mass factor (which factor too), the
+        summary flags, and a model's own equation. A verdict the record does not carry (a record made before the
+        mass-factor verdicts) is not asked for."""
         from bench.tasks.forces.analysis import recovery_score, score_equation
 
         symbolic, equation = analyses.get("symbolic"), analyses.get("equation")
         if not symbolic and not equation:
             return []
         score, reasons = recovery_score(data, cfg), []
-        word = {True: "recovered", False: "not recovered"}
         for comp in (symbolic or {}).get("components", []):
             for k, entry in enumerate(comp.get("front", [])):
-                verdict = score({"expression": entry["expression"]})["recovered"]
-                if verdict != bool(entry.get("recovered")):
-                    reasons.append(f"symbolic: message {comp.get('component')}, front expression {k} "
-                                   f"'{entry['expression']}' is marked {word[bool(entry.get('recovered'))]}, but "
-                                   f"the recovery score says {word[verdict]}")  # fmt: skip
+                where = f"symbolic: message {comp.get('component')}, front expression {k} '{entry['expression']}'"
+                reasons += _verdicts_differ(where, entry, score({"expression": entry["expression"]}))
         if symbolic and not reasons:
             comps = symbolic.get("components", [])
-            chosen = all(c["front"][c["chosen"]]["recovered"] for c in comps) if comps else False
-            on_front = all(any(e["recovered"] for e in c["front"]) for c in comps) if comps else False
-            if bool(symbolic.get("recovered")) != chosen or bool(symbolic.get("recovered_on_front")) != on_front:
-                reasons.append("symbolic: the summary flags 'recovered'/'recovered_on_front' do not follow from "
-                               "the front's verdicts")  # fmt: skip
+
+            def each(entry: dict) -> bool:
+                return bool(entry.get("recovered"))
+
+            def or_mass(entry: dict) -> bool:
+                return bool(entry.get("recovered") or entry.get("recovered_mass_factor"))
+
+            for flag, on_front, ok in (("recovered", False, each), ("recovered_on_front", True, each),
+                                       ("recovered_up_to_mass", False, or_mass),
+                                       ("recovered_up_to_mass_on_front", True, or_mass)):  # fmt: skip
+                if flag not in symbolic and flag.startswith("recovered_up_to_mass"):
+                    continue
+                follows = bool(comps) and all(
+                    any(ok(e) for e in c["front"]) if on_front else ok(c["front"][c["chosen"]]) for c in comps
+                )
+                if bool(symbolic.get(flag)) != follows:
+                    reasons.append(f"symbolic: the summary flag '{flag}' does not follow from the front's verdicts")
         if equation and "equation" in type(model).capabilities():
             fresh = score_equation(model, score)
-            if bool(equation.get("recovered")) != fresh["recovered"]:
-                reasons.append(f"equation: marked {word[bool(equation.get('recovered'))]}, but the submitted model's "
-                               f"own equation is {word[fresh['recovered']]}")  # fmt: skip
+            reasons += _verdicts_differ("equation: the submitted model's own equation", equation, fresh,
+                                        keys=("recovered", "recovered_up_to_mass"))  # fmt: skip
         return reasons
 
     def analyse(self, model, data, backend, device, cfg, directory: Path) -> Analysis:

@@ -188,14 +188,18 @@ def test_unreadable_or_pickled_predictions_are_a_reason_not_a_traceback(content,
     assert "Traceback" not in text
 
 
-def _claim(run: Path, recovered: bool) -> None:
+def _claim(run: Path, recovered: bool, mass: bool = False, mass_flags: bool | None = None) -> None:
     """Give a run's record a symbolic-regression result whose one expression (not the spring law) is claimed
-    ``recovered`` or not, with summary flags that follow from the claim."""
+    ``recovered`` or not, and recovered up to the mass factor m_i (``mass``) or not, with summary flags that follow
+    from the claims (the flags up to a mass factor: ``mass_flags`` where given)."""
     record = json.loads((run / RECORD_NAME).read_text())
-    front = [{"expression": "dx*rp + dy", "latex": "", "complexity": 5, "mse": 0.1, "recovered": recovered}]
+    front = [{"expression": "dx*rp + dy", "latex": "", "complexity": 5, "mse": 0.1, "recovered": recovered,
+              "recovered_mass_factor": mass, "mass_factor": "m_i" if mass else None}]  # fmt: skip
     components = [{"component": c, "chosen": 0, "front": front} for c in (0, 1)]
+    up_to_mass = recovered or mass if mass_flags is None else mass_flags
     record["analyses"]["symbolic"] = {"engine": "operon", "components": components, "recovered": recovered,
-                                      "recovered_on_front": recovered}  # fmt: skip
+                                      "recovered_on_front": recovered, "recovered_up_to_mass": up_to_mass,
+                                      "recovered_up_to_mass_on_front": up_to_mass}  # fmt: skip
     (run / RECORD_NAME).write_text(json.dumps(record, indent=1))
 
 
@@ -205,6 +209,17 @@ def test_a_recovery_verdict_the_model_does_not_earn_is_rejected(runs, card, data
     text = _rejected(capsys, runs, card, data_root, tmp_path)
     assert (f"{run}: analyses: symbolic: message 0, front expression 0 'dx*rp + dy' is marked recovered, but the "
             "recovery score says not recovered") in text  # fmt: skip
+
+
+def test_a_verdict_up_to_a_mass_factor_the_model_does_not_earn_is_rejected(runs, card, data_root, tmp_path, capsys):
+    """The verdict up to a mass factor is re-scored like the exact one, and so are its summary flags."""
+    first, second = _run_dirs(runs)[:2]
+    _claim(first, recovered=False, mass=True)
+    _claim(second, recovered=False, mass_flags=True)
+    text = _rejected(capsys, runs, card, data_root, tmp_path)
+    assert (f"{first}: analyses: symbolic: message 0, front expression 0 'dx*rp + dy' is marked recovered up to a "
+            "mass factor, but the recovery score says not recovered up to a mass factor") in text  # fmt: skip
+    assert f"{second}: analyses: symbolic: the summary flag 'recovered_up_to_mass' does not follow" in text
 
 
 def test_an_honest_recovery_verdict_is_accepted(runs, card, data_root, tmp_path, capsys):
