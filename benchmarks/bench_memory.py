@@ -6,7 +6,9 @@ from the first step, and its graphs have the same size at every step. So the tra
 ``STEPS`` steps of one epoch; everything else is as a user runs it. The first command keeps its default
 symbolic regression (an operon population in memory); the paper-scale runs skip it (``sr=none``, where the
 family has it). Datasets are generated once, in ``setup_cache`` (paper scale takes minutes: a timeout of an hour).
-Their generation is not part of the figure; ``benchmarks/simulator_speed.py`` times it.
+Their generation is not part of the figure; ``benchmarks/simulator_speed.py`` times it. With the environment
+variable ``BENCH_ASV_DATA=DIR`` the datasets are kept in DIR instead (made there once, verified by their
+checksums on later runs), so that a rerun does not generate the paper-scale datasets again.
 """
 
 from __future__ import annotations
@@ -36,6 +38,12 @@ def overrides(run: list[str], scale: str | None, data_dir: str, out: str) -> lis
             "threads=1", f"data_dir={data_dir}", f"out={out}"]  # fmt: skip
 
 
+def data_dir(default: str) -> str:
+    """Where ``setup_cache`` keeps its datasets: ``$BENCH_ASV_DATA`` when set, else ``default`` (in the folder asv
+    gives ``setup_cache``, which it removes after the run)."""
+    return os.path.abspath(os.environ.get("BENCH_ASV_DATA") or default)
+
+
 def generate(run: list[str], scale: str | None, data_dir: str) -> None:
     """The run's dataset, in ``data_dir``."""
     from bench.config import compose
@@ -60,9 +68,9 @@ class FirstCommand:
     timeout = 1800
 
     def setup_cache(self):
-        data_dir = os.path.abspath("data-first-command")  # in the folder asv gives setup_cache, which it removes
-        generate(FIRST_COMMAND, None, data_dir)
-        return data_dir
+        root = data_dir("data-first-command")
+        generate(FIRST_COMMAND, None, root)
+        return root
 
     def peakmem_first_command(self, data_dir):
         cut_short_run(FIRST_COMMAND, None, data_dir)
@@ -74,10 +82,10 @@ class PaperRun:
     timeout = 3600
 
     def setup_cache(self):
-        data_dir = os.path.abspath("data-paper")  # in the folder asv gives setup_cache, which it removes
+        root = data_dir("data-paper")
         for run in PAPER_RUNS.values():
-            generate(run, "paper", data_dir)
-        return data_dir
+            generate(run, "paper", root)
+        return root
 
     def peakmem_paper_run(self, data_dir, family):
         cut_short_run(PAPER_RUNS[family], "paper", data_dir)

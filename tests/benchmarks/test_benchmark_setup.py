@@ -56,6 +56,16 @@ def test_the_memory_benchmarks_runs_compose_and_one_runs(tmp_path, data_root):
     assert record["metrics"]["relative_mae"] > 0
 
 
+def test_the_memory_benchmarks_keep_their_datasets_where_bench_asv_data_says(tmp_path, monkeypatch):
+    from benchmarks import bench_memory
+
+    monkeypatch.delenv("BENCH_ASV_DATA", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert bench_memory.data_dir("data-paper") == str(tmp_path / "data-paper")  # asv's own folder
+    monkeypatch.setenv("BENCH_ASV_DATA", "kept")
+    assert bench_memory.data_dir("data-paper") == str(tmp_path / "kept")  # absolute: setup_cache hands it on
+
+
 def test_the_loop_overhead_benchmark_times_the_loops_own_step(tmp_path, data_root, monkeypatch):
     """benchmarks/loop_overhead.py at tiny scale: every variant runs, and its loop step is the training loop's
     ``train_step`` (a step that trains: the weights move)."""
