@@ -16,6 +16,10 @@ Separates the three things ``embedding-gnn-field`` must do at once, on the task'
 3. With ``--run DIR`` (a finished or running ``embedding-gnn-field`` run folder), the joint model's own
    curve from its checkpoint: train and validation loss, validation field score and embedding accuracy per
    epoch. The gap between 2 and 3 is what learning the types and the pair functions at the same time costs.
+   When the run is finished (its ``predictions.npz`` holds ``field_pred``), also where the learned field's
+   error lies: its score after a 3 × 3 mean over neighbouring nodes (node-scale noise removed) and, on a
+   dynamic field, after an 11-frame running mean (frame-to-frame noise removed), each beside the same
+   smoothing of the true field (what the smoothing alone costs a perfect field).
 
 Prints the field's Pearson r (dynamic) or R² after the affine fit (static) per epoch, against the true
 field of every frame; ``--out`` also writes them as JSON, which ``bench report family=heterogeneous`` shows
@@ -77,7 +81,8 @@ def fit(data: dict, card, scale: str, hparams: dict, epochs: int, mode: str, see
     frames = data["train/position"].shape[0]
     dynamic = truth.shape[0] > 1
     box = float(scale_value(card, "box", scale))
-    xy = torch.as_tensor(data["train/field_position"] / box, dtype=torch.float32)
+    length = 1.0 if hparams.get("field_coordinates", "box") == "physical" else box  # the model's input unit
+    xy = torch.as_tensor(data["train/field_position"] / length, dtype=torch.float32)
     M = len(xy)
     problem = _field_problem(data, card, scale) if mode == "alone" else None
 
@@ -111,6 +116,39 @@ def fit(data: dict, card, scale: str, hparams: dict, epochs: int, mode: str, see
     return scores
 
 
+SIREN_KEYS = ("field_layers", "field_hidden", "field_omega0", "field_lr", "field_coordinates")
+"""The field network's hyper-parameters the figures are made with (``field_coordinates``: "box" when the card
+has none, the model's default)."""
+
+SMOOTHING = {"nodes 3 x 3": (1, 3, 3), "frames 11": (11, 1, 1)}
+"""The smoothings of ``smoothing_scores``: a running mean's size over (frames, grid rows, grid columns)."""
+
+
+def smoothing_scores(learned: np.ndarray, truth: np.ndarray, dynamic: bool) -> dict[str, dict[str, float]]:
+    """Where a learned field (F, n²) errs: its score against ``truth`` as it is and after each running mean of
+    ``SMOOTHING`` (periodic over the grid, whose nodes are n × n cell centres in C order; clamped at the first
+    and last frame), beside the score of the same smoothing of the truth itself. Frame smoothing only on a
+    dynamic field."""
+    from scipy.ndimage import uniform_filter
+
+    frames, m = truth.shape
+    n = int(round(m**0.5))
+    if n * n != m or learned.shape != truth.shape:
+        raise ValueError(f"smoothing_scores: learned {learned.shape} and truth {truth.shape} must be (F, n^2)")
+
+    def smooth(field: np.ndarray, size: tuple[int, int, int]) -> np.ndarray:
+        cube = field.reshape(frames, n, n).astype(np.float64)
+        return uniform_filter(cube, size, mode=("nearest", "wrap", "wrap")).reshape(frames, m)
+
+    out = {"as learned": {"learned": _score(learned, truth, dynamic), "truth": 1.0}}
+    for name, size in SMOOTHING.items():
+        if size[0] > 1 and not dynamic:
+            continue
+        out[name] = {"learned": _score(smooth(learned, size), truth, dynamic),
+                     "truth": _score(smooth(truth, size), truth, dynamic)}  # fmt: skip
+    return out
+
+
 def joint_curve(run: Path) -> list[dict]:
     """The epoch history of a run's last checkpoint (``last.pt``)."""
     import torch
@@ -127,7 +165,13 @@ def main(argv=None) -> int:
     p.add_argument("--data-dir", default="data")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--run", type=Path, default=None, help="an embedding-gnn-field run folder: its own curve")
-    p.add_argument("--experiments", nargs="+", default=["supervised", "alone"], choices=["supervised", "alone"])
+    p.add_argument("--experiments", nargs="*", default=["supervised", "alone"], choices=["supervised", "alone"])
+    p.add_argument(
+        "--coordinates",
+        default=None,
+        choices=["physical", "box"],
+        help="the SIREN's position input (default: the model card's field_coordinates)",
+    )
     p.add_argument("--out", type=Path, default=None, help="also write the figures here as JSON")
     args = p.parse_args(argv)
     if args.epochs < 1:
@@ -144,6 +188,8 @@ def main(argv=None) -> int:
     card = task_card(args.task)
     data = generate_dataset(card, args.scale, root=args.data_dir).arrays
     hparams = dict(model_card("embedding-gnn-field").hparams)
+    if args.coordinates is not None:
+        hparams["field_coordinates"] = args.coordinates
     metric = "Pearson r" if str(card.field.kind) == "dynamic" else "R2 (affine)"
     print(f"{args.task} at {args.scale}: training run of {data['train/position'].shape[0]} frames, "
           f"{data['train/position'].shape[1]} particles, {data['train/field_position'].shape[0]} field nodes; "
@@ -152,7 +198,7 @@ def main(argv=None) -> int:
     result: dict = {"task": args.task, "scale": args.scale, "epochs": args.epochs, "metric": metric,
                     "frames": int(data["train/position"].shape[0]), "particles": int(data["train/position"].shape[1]),
                     "nodes": int(data["train/field_position"].shape[0]),
-                    "siren": {k: hparams[k] for k in ("field_layers", "field_hidden", "field_omega0", "field_lr")},
+                    "siren": {k: hparams.get(k, "box") for k in SIREN_KEYS},
                     "experiments": {}}  # fmt: skip
     for mode in args.experiments:
         start = time.perf_counter()
@@ -177,6 +223,17 @@ def main(argv=None) -> int:
             "train_loss": [h["train_loss"] for h in history], "val_loss": [h["val_loss"] for h in history],
             "embedding_accuracy_matched": [h.get("val_embedding_accuracy_matched") for h in history],
         }  # fmt: skip
+        predictions = args.run / "predictions.npz"
+        if predictions.is_file() and "field_pred" in np.load(predictions).files:
+            learned = np.load(predictions)["field_pred"]
+            truth = data["test/field_value"]
+            if learned.shape == truth.shape:
+                smoothing = smoothing_scores(learned, truth, str(card.field.kind) == "dynamic")
+                result["joint"]["smoothing"] = smoothing
+                print(
+                    "    where the learned field errs (test run's field; learned / the truth smoothed alike): "
+                    + "; ".join(f"{k} {v['learned']:.3f} / {v['truth']:.3f}" for k, v in smoothing.items())
+                )
     if args.out is not None:
         import json
 

@@ -458,6 +458,10 @@ DIAGNOSTICS = Path(__file__).resolve().parent / "field-identifiability-{task}.js
 """Per field task, the figures of ``scripts/field_identifiability.py --out`` (committed; absent: no section)."""
 
 
+COORDINATES = {"box": "position over the box side (x/L)", "physical": "position as simulated"}
+"""How a diagnostic's SIREN reads the position (the model's ``field_coordinates``; "box" when not recorded)."""
+
+
 def limits_section(tasks=TASKS) -> list[str]:
     """The section "What limits the learned field": for each field task with a committed diagnostic
     (``DIAGNOSTICS``), the field score per epoch of the baseline's SIREN fitted to the true field, of the same
@@ -475,7 +479,8 @@ def limits_section(tasks=TASKS) -> list[str]:
         lines += [
             f"`{task}` at scale {d['scale']}: the training run ({d['frames']} frames, {d['particles']} particles, "
             f"{d['nodes']} field nodes), the baseline's SIREN ({siren['field_layers']} × {siren['field_hidden']}, "
-            f"ω₀ {siren['field_omega0']:g}, lr {siren['field_lr']:g}, one frame per step, cosine schedule over "
+            f"ω₀ {siren['field_omega0']:g}, lr {siren['field_lr']:g}, "
+            f"{COORDINATES[siren.get('field_coordinates', 'box')]}, one frame per step, cosine schedule over "
             f"{epochs} epochs); the field's {d['metric']} against the true field after each epoch "
             f"(`{Path(path).name}`, made by `scripts/field_identifiability.py`):",
             "",
@@ -506,6 +511,19 @@ def limits_section(tasks=TASKS) -> list[str]:
                 + ", ".join(f"{v:.3f}" for v in joint["embedding_accuracy_matched"] if v is not None)
                 + ".",
             ]
+            smoothing = joint.get("smoothing")
+            if smoothing:
+                cells = [f"{name}: {v['learned']:.3f} (the truth smoothed alike: {v['truth']:.3f})"
+                         for name, v in smoothing.items() if name != "as learned"]  # fmt: skip
+                lines += [
+                    "",
+                    f"Where its error lies (the finished run's learned field on the test run, {d['metric']} "
+                    f"{smoothing['as learned']['learned']:.3f}): after a running mean over "
+                    + "; ".join(cells)
+                    + ". A mean over 3 × 3 neighbouring nodes removes node-scale noise and leaves the true field "
+                    "nearly unchanged (its shortest wavelength spans about 10 nodes); one over 11 frames removes "
+                    "frame-to-frame noise.",
+                ]
             reached = [v for v in joint["scores"] if v is not None]
             experiments = d["experiments"]
             if reached and joint["train_loss"] and joint["val_loss"] and {"supervised", "alone"} <= set(experiments):

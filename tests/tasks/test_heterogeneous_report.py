@@ -182,7 +182,9 @@ def test_the_field_limits_section_shows_a_committed_diagnostic_and_nothing_witho
         "experiments": {"supervised": {"scores": [0.98, 0.99], "seconds": 84.0},
                         "alone": {"scores": [0.937, 0.962], "seconds": 100.2}},
         "joint": {"run": "runs-official/x", "scores": [0.056], "train_loss": [4.1], "val_loss": [4.7],
-                  "embedding_accuracy_matched": [0.101]},
+                  "embedding_accuracy_matched": [0.101],
+                  "smoothing": {"as learned": {"learned": 0.603, "truth": 1.0},
+                                "nodes 3 x 3": {"learned": 0.758, "truth": 0.999}}},
     }  # fmt: skip
     (tmp_path / "diag-field-dynamic.json").write_text(json.dumps(diagnostic))
     text = render([], [tmp_path])
@@ -191,3 +193,10 @@ def test_the_field_limits_section_shows_a_committed_diagnostic_and_nothing_witho
     assert "types given (does the motion determine the field?) | 0.937 | 0.962 | 100 s |" in text
     assert "| `embedding-gnn-field`: everything learned at once (`runs-official/x`) | 0.056 | – | – |" in text
     assert "train loss 4.1; validation loss (another run of the same particles in the same field) 4.7" in text
+    assert "lr 0.0001, position over the box side (x/L), one frame per step" in text
+    assert "Pearson r 0.603): after a running mean over nodes 3 x 3: 0.758 (the truth smoothed alike: 0.999)." in text
+    diagnostic["siren"]["field_coordinates"] = "physical"
+    del diagnostic["joint"]["smoothing"]
+    (tmp_path / "diag-field-dynamic.json").write_text(json.dumps(diagnostic))
+    text = render([], [tmp_path])
+    assert "lr 0.0001, position as simulated, one frame per step" in text and "Where its error lies" not in text
