@@ -286,6 +286,15 @@ def load(card, scale: str, root: str | Path = "data") -> Dataset:
             f"the dataset at {path} is corrupted: its checksum is {digest}, its manifest says "
             f"{manifest.get('checksum')}; {hint}"
         )
+    official, made_for = _official_manifest(card, scale), manifest.get("official_checksum")
+    if official and made_for and made_for != official["checksum"] != digest:
+        # Made when the shipped official dataset was another one: the generator has changed since (a change that
+        # should have bumped the task's version), or the manifest was edited. Neither official nor this code's.
+        raise DataError(
+            f"the dataset at {path} is stale: its manifest says it was made for the official {card.name} "
+            f"v{card.version} {scale} dataset {made_for}, but the shipped official one is {official['checksum']} "
+            f"(the generator changed since, or the manifest was edited); {hint}"
+        )
     return Dataset(path, manifest, arrays)
 
 

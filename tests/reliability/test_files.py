@@ -264,13 +264,39 @@ def test_a_forged_local_manifest_is_not_official(spring, capsys):
         D.save_npz(f, arrays)
     manifest = json.loads((folder / "manifest.json").read_text())
     forged = D.checksum(arrays)
-    manifest["checksum"] = manifest["official_checksum"] = forged
+    manifest["checksum"] = forged  # as another platform's bytes
     (folder / "manifest.json").write_text(json.dumps(manifest))
     code, out, _ = _run(capsys, "data", "task=spring", "scale=tiny", f"data_dir={spring}", "progress=false")
     official = json.loads(D.official_manifest_path("spring", int(task_card("spring").version), "tiny").read_text())[
         "checksum"
     ]
     assert code == 0 and f"official: DIFFERS: {official}" in out and "matches" not in out
+    manifest["official_checksum"] = forged  # and a manifest that claims they are the official ones
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    code, out, err = _run(capsys, "data", "task=spring", "scale=tiny", f"data_dir={spring}", "progress=false")
+    assert code == 2 and f"made for the official spring v2 tiny dataset {forged}, but the shipped" in err
+    assert "official: matches" not in out
+
+
+def test_a_dataset_made_for_an_earlier_official_one_is_stale_not_used(spring, monkeypatch):
+    """The official dataset moved on (a generator change) after the local one was made: loading it is an error
+    that says so and how to regenerate; a local dataset with the new official bytes, or one whose platform
+    differs from an unchanged official, loads."""
+    card = task_card("spring")
+    shipped = D._official_manifest(card, "tiny")
+    moved = {**shipped, "checksum": "sha256:" + "0" * 64}
+    monkeypatch.setattr(D, "_official_manifest", lambda c, s: moved)
+    with pytest.raises(DataError, match=rf"is stale: its manifest says it was made for the official spring v\d+ tiny "
+                                        rf"dataset {shipped['checksum']}, but the shipped official one is sha256:0+ "
+                                        r"\(.*\); regenerate it with: bench data .* --force"):  # fmt: skip
+        D.load(card, "tiny", root=spring)
+    monkeypatch.undo()
+    assert D.load(card, "tiny", root=spring).checksum == shipped["checksum"]  # unchanged official: loads
+    folder = spring / "spring" / "v2" / "tiny"
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["official_checksum"] = "sha256:" + "1" * 64  # made elsewhere, for an older official...
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    assert D.load(card, "tiny", root=spring).checksum == shipped["checksum"]  # ...but its bytes are today's
 
 
 # 5. records and the index, read defensively
