@@ -309,15 +309,24 @@ class EmbeddingGNN(PairMLPNet):
         return summary
 
 
+FIELD_COORDINATES = ("physical", "box")
+"""The SIREN's position input: ``physical`` (the default), the position as simulated (the reference's unit square
+at paper scale, so a given wavelength meets the same input frequency at every scale); ``box`` (version 1), the
+position over the box side, x/L ∈ [0, 1)²: at quick, where L ≈ 0.45, every wavelength then reaches the SIREN
+1/L ≈ 2.2× shorter in input units than at paper, which ω₀ = 80 makes too rough (node-scale noise: see the
+heterogeneous report's "What limits the learned field")."""
+
+
 class EmbeddingGNNField(EmbeddingGNN):
     """``embedding-gnn`` plus a model of the hidden field (Allier et al.'s ``PDE_ParticleField_A``): the field
     nodes' messages are the same edge MLP (the receiver's embedding, the displacement node − particle) times the
     learned value b_k(t), averaged over the nodes closer than the field radius and added to the particles' mean.
 
     The field is a SIREN (``bench.baselines.siren``; ``field_layers`` sine layers of ``field_hidden``, ω₀ =
-    ``field_omega0``) of the position in box units (x/L ∈ [0, 1)²), and on a dynamic field also of the time in
-    run units (t / duration ∈ [0, 1]; the reference's frame / n_frames), squared (b ≥ 0): 2 → ... → 1 on
-    ``field-static``, 3 → ... → 1 on ``field-dynamic`` (from ``spec.field``). Exposes ``hidden_field``.
+    ``field_omega0``) of the position (``field_coordinates``: as simulated, or over the box side), and on a
+    dynamic field also of the time in run units (t / duration ∈ [0, 1]; the reference's frame / n_frames),
+    squared (b ≥ 0): 2 → ... → 1 on ``field-static``, 3 → ... → 1 on ``field-dynamic`` (from ``spec.field``).
+    Exposes ``hidden_field``.
 
     The SIREN's output bias starts at √``field_init`` (b ≈ 1 everywhere: a uniform field, whose pushes nearly
     cancel): at the usual initialisation the output is near 0, where the square has no gradient and the field
@@ -333,6 +342,7 @@ class EmbeddingGNNField(EmbeddingGNN):
         field_omega0: float = 80.0,
         field_lr: float | None = None,
         field_init: float = 1.0,
+        field_coordinates: str = "physical",
         **kwargs: Any,
     ):
         from bench.baselines.siren import Siren
@@ -346,6 +356,9 @@ class EmbeddingGNNField(EmbeddingGNN):
             raise BenchError(f"EmbeddingGNNField: field_lr={field_lr} must be > 0 (or null: the card's lr)")
         if not field_init >= 0:
             raise BenchError(f"EmbeddingGNNField: field_init={field_init} must be >= 0")
+        if field_coordinates not in FIELD_COORDINATES:
+            raise BenchError(f"EmbeddingGNNField: field_coordinates={field_coordinates!r}; valid: "
+                             f"{', '.join(FIELD_COORDINATES)}")  # fmt: skip
         super().__init__(spec, **kwargs)
         self.dynamic = spec.field == "dynamic"
         try:
@@ -355,6 +368,9 @@ class EmbeddingGNNField(EmbeddingGNN):
         with torch.no_grad():  # b = out² starts near field_init everywhere: a uniform field, away from out = 0
             self.field.out.bias.fill_(float(field_init) ** 0.5)
         self.field_lr = field_lr
+        self.field_coordinates = field_coordinates
+        self.field_length = 1.0 if field_coordinates == "physical" else float(spec.box)
+        """The length that is one unit of the SIREN's position input."""
 
     def param_groups(self) -> list[dict[str, Any]] | None:
         """As ``EmbeddingGNN``'s, with the field network at ``field_lr`` (when given)."""
@@ -371,7 +387,7 @@ class EmbeddingGNNField(EmbeddingGNN):
     def hidden_field(self, position: Tensor, time: Tensor) -> Tensor:
         """(M,): the learned field b at ``position`` (M, 2) (in the box) and ``time`` (M,)."""
         dtype = self.field.out.weight.dtype
-        x = position.to(dtype) / float(self.spec.box)
+        x = position.to(dtype) / self.field_length
         if self.dynamic:
             x = torch.cat([x, (time.to(dtype) / float(self.spec.duration)).reshape(-1, 1)], dim=-1)
         return self.field(x).reshape(-1).square()

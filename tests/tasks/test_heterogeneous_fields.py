@@ -157,6 +157,27 @@ def test_the_field_model_needs_a_field_task_and_knows_static_from_dynamic():
     assert sum(len(g["params"]) for g in groups) == len(list(static.parameters()))
 
 
+def test_the_field_network_reads_positions_in_the_chosen_coordinates():
+    from bench.run import build_model
+
+    spec_of = get_family("heterogeneous").task_spec
+    nodes = torch.rand(5, 2) * 0.2
+    for coordinates in ("box", "physical"):
+        cfg = compose(["task=field-static", "model=embedding-gnn-field", "scale=tiny", "model.hparams.hidden=16",
+                       "model.hparams.field_hidden=16", f"model.hparams.field_coordinates={coordinates}"])  # fmt: skip
+        spec = spec_of(cfg.task, "tiny")
+        model = build_model(cfg, spec)
+        length = spec.box if coordinates == "box" else 1.0
+        assert spec.box < 0.5  # tiny's box: the two inputs differ
+        with torch.no_grad():
+            torch.testing.assert_close(model.hidden_field(nodes, torch.zeros(5)),
+                                       model.field(nodes / length).reshape(-1).square())  # fmt: skip
+    cfg = compose(["task=field-static", "model=embedding-gnn-field", "scale=tiny",
+                   "model.hparams.field_coordinates=grid"])  # fmt: skip
+    with pytest.raises(BenchError, match="field_coordinates='grid'; valid: physical, box"):
+        build_model(cfg, spec_of(cfg.task, "tiny"))
+
+
 def test_the_field_term_is_the_mlp_times_the_learned_value(dynamic):
     """With the field's output layer at zero (b ≡ 0) the model is embedding-gnn; with b ≡ 1 it adds the mean of
     the field edges' messages, computed here by hand."""
