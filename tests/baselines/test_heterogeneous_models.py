@@ -152,6 +152,57 @@ def test_cluster_embeddings_replaces_by_medians_and_reassigns_a_straggler_by_its
     torch.testing.assert_close(table[6], torch.full((2,), 3.0, dtype=torch.float64), atol=1e-3, rtol=0)
 
 
+def test_merge_clusters_joins_the_parts_of_one_type_and_not_two_types():
+    from bench.baselines.embedding_gnn import merge_clusters
+
+    # candidates 0 and 1: two parts of type A (each predicts the other's particles nearly as well); 2: type B
+    errors = torch.tensor([[1.0, 1.0, 1.1, 1.1, 50.0, 50.0],
+                           [1.2, 1.2, 1.0, 1.0, 60.0, 60.0],
+                           [40.0, 40.0, 45.0, 45.0, 1.0, 1.0]], dtype=torch.float64)  # fmt: skip
+    choice = torch.tensor([0, 0, 1, 1, 2, 2])
+    merged, count = merge_clusters(errors, choice, tolerance=1.0)
+    assert count == 1 and merged.tolist() == [0, 0, 0, 0, 2, 2]  # 1 -> 0 raises its error 10 %: the cheapest
+    assert merge_clusters(errors, choice, tolerance=0.05)[1] == 0  # 10 % is over a 5 % tolerance
+    assert merge_clusters(errors, choice, tolerance=10.0)[1] == 1  # A into B costs 40x: not even at 10
+    assert torch.equal(choice, torch.tensor([0, 0, 1, 1, 2, 2]))  # the input is left alone
+
+
+def test_cluster_merge_hands_the_merged_choice_to_the_replacement(monkeypatch):
+    """Type A's particles sit in two clusters (0.5 apart: three candidates in all): with cluster_merge the
+    errors and choice go through ``merge_clusters`` and its merged choice is what replaces the embeddings; without
+    it, it is not called."""
+    from bench.baselines import embedding_gnn
+
+    teacher = build(EMBEDDING)
+    with torch.no_grad():
+        teacher.embedding.copy_(two_type_embeddings(teacher, straggler=False))
+    data = _Frames(teacher)
+    split = two_type_embeddings(teacher, straggler=False)
+    split[3:6] += 0.5
+    calls = []
+
+    def spy(errors, choice, tolerance):
+        calls.append((errors.shape, choice.tolist(), tolerance))
+        return torch.where(choice == choice[3], choice[0], choice), 1  # A's second part joins its first
+
+    monkeypatch.setattr(embedding_gnn, "merge_clusters", spy)
+    for merge in (None, 0.5):
+        model = build(EMBEDDING)
+        model.load_state_dict(teacher.state_dict())
+        model.cluster_merge = merge
+        with torch.no_grad():
+            model.embedding.copy_(split)
+        summary = model.cluster_embeddings(data, TorchBackend(), torch.device("cpu"))
+        assert summary["candidates"] == 3
+        assert ("merged" in summary) == (merge is not None) and len(calls) == (merge is not None)
+    assert calls[0][0] == (3, 12) and calls[0][2] == 0.5
+    table = model.embedding.detach()
+    assert summary["merged"] == 1 and summary["sizes"].count(0) == 1  # one candidate left without particles
+    assert torch.equal(table[:6], table[:1].expand(6, -1))  # one code for type A
+    with pytest.raises(BenchError, match=r"cluster_merge=-1.0 must be >= 0 \(or null: never merge\)"):
+        embedding_gnn.EmbeddingGNN(model.spec, hidden=16, cluster_merge=-1.0)
+
+
 def test_a_replacement_that_predicts_worse_is_skipped():
     """Two true types 0.02 apart (one cluster at the 0.01 threshold): their median predicts the motion worse than
     the particles' own embeddings, so nothing is replaced (and, on the last replacement, nothing frozen)."""
