@@ -521,8 +521,8 @@ def limits_section(tasks=TASKS) -> list[str]:
                     f"{smoothing['as learned']['learned']:.3f}): after a running mean over "
                     + "; ".join(cells)
                     + ". A mean over 3 × 3 neighbouring nodes removes node-scale noise and leaves the true field "
-                    "nearly unchanged (its shortest wavelength spans about 10 nodes); one over 11 frames removes "
-                    "frame-to-frame noise.",
+                    "nearly unchanged (its shortest wavelength spans about 10 nodes)"
+                    + ("; one over 11 frames removes frame-to-frame noise." if "frames 11" in smoothing else "."),
                 ]
             reached = [v for v in joint["scores"] if v is not None]
             experiments = d["experiments"]

@@ -195,6 +195,7 @@ def test_the_field_limits_section_shows_a_committed_diagnostic_and_nothing_witho
     assert "train loss 4.1; validation loss (another run of the same particles in the same field) 4.7" in text
     assert "lr 0.0001, position over the box side (x/L), one frame per step" in text
     assert "Pearson r 0.603): after a running mean over nodes 3 x 3: 0.758 (the truth smoothed alike: 0.999)." in text
+    assert "spans about 10 nodes)." in text and "one over 11 frames" not in text  # no frame smoothing recorded
     diagnostic["siren"]["field_coordinates"] = "physical"
     del diagnostic["joint"]["smoothing"]
     (tmp_path / "diag-field-dynamic.json").write_text(json.dumps(diagnostic))
