@@ -175,17 +175,22 @@ class PairMLPNet(Model):
 
 def merge_clusters(errors: Tensor, choice: Tensor, tolerance: float) -> tuple[Tensor, int]:
     """Greedy merging of ``cluster_embeddings``' step 3b: ``errors`` (K, N) the error of each particle under each
-    candidate's code, ``choice`` (N,) each particle's candidate; while the cheapest move of one candidate's
-    particles, all of them, to another candidate raises their summed error by at most the factor 1 + ``tolerance``,
-    make it. Returns the new choice and the number of merges."""
+    candidate's code, ``choice`` (N,) each particle's candidate (its best: the argmin). While at least three
+    candidates have particles, the cheapest move of one candidate's particles, all of them, to another candidate
+    is made if it keeps their summed error within the factor 1 + ``tolerance`` of what their first choices gave
+    (measured against the first choices, so merges do not compound). Two candidates are always left: the
+    bootstrap replaces nothing with fewer. Returns the new choice and the number of merges."""
+    base = errors.gather(0, choice[None])[0]  # (N,) each particle's error under its first choice
     choice = choice.clone()
     merged = 0
     while True:
         alive = torch.unique(choice).tolist()
+        if len(alive) <= 2:
+            return choice, merged
         best: tuple[float, int, int] | None = None
         for b in alive:
             members = choice == b
-            own = errors[b, members].sum().clamp(min=1e-30)
+            own = base[members].sum().clamp(min=1e-30)
             for a in alive:
                 if a != b:
                     rise = float(errors[a, members].sum() / own) - 1.0
@@ -291,9 +296,10 @@ class EmbeddingGNN(PairMLPNet):
            candidate b can hand all its particles to another candidate a with their summed error rising by at most
            the factor 1 + m, the cheapest such move is made (greedy). A type split over several clusters when
            the embeddings were still spread would otherwise stay split after the freeze, and the evaluator's
-           clustering of the functions counts each extra part as misclassified (measured on a finished quick
-           ``field-static`` run: moving a type's part to another part of the same type raised its error by
-           −4 % to +133 %; to another type's, by +1,357 % at least).
+           clustering of the functions counts each extra part as misclassified (measured with the final model
+           of a quick ``field-static`` run whose type 0 had been frozen over 5 codes: moving one part of a type
+           to another part's code changed its error by −4 % to +133 %; to another type's code, by +1,357 % at
+           least). Two candidates are always kept.
         4. The replacement is kept only if, over those frames and all particles, it predicts the velocities at
            least as well as the particles' own embeddings did: clusters that still merge two types (early in
            training) predict worse, and the embeddings are left to separate (measured: correct clusters cut
@@ -349,9 +355,9 @@ class EmbeddingGNN(PairMLPNet):
 FIELD_COORDINATES = ("physical", "box")
 """The SIREN's position input: ``physical`` (the default), the position as simulated (the reference's unit square
 at paper scale, so a given wavelength meets the same input frequency at every scale); ``box`` (version 1), the
-position over the box side, x/L ∈ [0, 1)²: at quick, where L ≈ 0.45, every wavelength then reaches the SIREN
-1/L ≈ 2.2× shorter in input units than at paper, which ω₀ = 80 makes too rough (node-scale noise: see the
-heterogeneous report's "What limits the learned field")."""
+position over the box side, x/L ∈ [0, 1)²: at quick, where L ≈ 0.45, the field nodes then sit 1/45 apart in input
+units instead of the paper scale's 1/100, so the sines of ω₀ = 80 turn 2.2× as fast per node spacing and the
+learned field carries node-scale noise (see the heterogeneous report's "What limits the learned field")."""
 
 
 class EmbeddingGNNField(EmbeddingGNN):

@@ -39,9 +39,14 @@ def overrides(run: list[str], scale: str | None, data_dir: str, out: str) -> lis
 
 
 def data_dir(default: str) -> str:
-    """Where ``setup_cache`` keeps its datasets: ``$BENCH_ASV_DATA`` when set, else ``default`` (in the folder asv
-    gives ``setup_cache``, which it removes after the run)."""
-    return os.path.abspath(os.environ.get("BENCH_ASV_DATA") or default)
+    """Where ``setup_cache`` keeps its datasets: ``$BENCH_ASV_DATA`` when set (a relative path is taken from the
+    repository root, ``$ASV_CONF_DIR``, not from the temporary folder asv runs ``setup_cache`` in), else
+    ``default`` (in that temporary folder, which asv removes after the run)."""
+    kept = os.environ.get("BENCH_ASV_DATA")
+    if not kept:
+        return os.path.abspath(default)
+    kept = os.path.expanduser(kept)
+    return os.path.abspath(os.path.join(os.environ.get("ASV_CONF_DIR") or os.getcwd(), kept))
 
 
 def generate(run: list[str], scale: str | None, data_dir: str) -> None:

@@ -81,7 +81,7 @@ def fit(data: dict, card, scale: str, hparams: dict, epochs: int, mode: str, see
     frames = data["train/position"].shape[0]
     dynamic = truth.shape[0] > 1
     box = float(scale_value(card, "box", scale))
-    length = 1.0 if hparams.get("field_coordinates", "box") == "physical" else box  # the model's input unit
+    length = box if hparams.get("field_coordinates", "physical") == "box" else 1.0  # the model's input unit
     xy = torch.as_tensor(data["train/field_position"] / length, dtype=torch.float32)
     M = len(xy)
     problem = _field_problem(data, card, scale) if mode == "alone" else None
@@ -117,8 +117,8 @@ def fit(data: dict, card, scale: str, hparams: dict, epochs: int, mode: str, see
 
 
 SIREN_KEYS = ("field_layers", "field_hidden", "field_omega0", "field_lr", "field_coordinates")
-"""The field network's hyper-parameters the figures are made with (``field_coordinates``: "box" when the card
-has none, the model's default)."""
+"""The field network's hyper-parameters the figures are made with (``field_coordinates``: "physical", the
+model's default, when the card has none)."""
 
 SMOOTHING = {"nodes 3 x 3": (1, 3, 3), "frames 11": (11, 1, 1)}
 """The smoothings of ``smoothing_scores``: a running mean's size over (frames, grid rows, grid columns)."""
@@ -198,7 +198,8 @@ def main(argv=None) -> int:
     result: dict = {"task": args.task, "scale": args.scale, "epochs": args.epochs, "metric": metric,
                     "frames": int(data["train/position"].shape[0]), "particles": int(data["train/position"].shape[1]),
                     "nodes": int(data["train/field_position"].shape[0]),
-                    "siren": {k: hparams.get(k, "box") for k in SIREN_KEYS},
+                    "siren": {k: hparams.get(k, "physical") if k == "field_coordinates" else hparams[k]
+                              for k in SIREN_KEYS},
                     "experiments": {}}  # fmt: skip
     for mode in args.experiments:
         start = time.perf_counter()
@@ -218,8 +219,12 @@ def main(argv=None) -> int:
         print(f"    val loss   {row(h['val_loss'] for h in history)}")
         print(f"    val embedding accuracy (matched) "
               f"{row(h.get('val_embedding_accuracy_matched', float('nan')) for h in history)}")  # fmt: skip
+        from omegaconf import OmegaConf
+
+        run_hparams = OmegaConf.load(args.run / "config.yaml").model.hparams
         result["joint"] = {
             "run": str(args.run), "scores": [h.get(key) for h in history],
+            "field_coordinates": str(run_hparams.get("field_coordinates", "box")),  # v1 cards had no key: box
             "train_loss": [h["train_loss"] for h in history], "val_loss": [h["val_loss"] for h in history],
             "embedding_accuracy_matched": [h.get("val_embedding_accuracy_matched") for h in history],
         }  # fmt: skip

@@ -286,14 +286,22 @@ def load(card, scale: str, root: str | Path = "data") -> Dataset:
             f"the dataset at {path} is corrupted: its checksum is {digest}, its manifest says "
             f"{manifest.get('checksum')}; {hint}"
         )
-    official, made_for = _official_manifest(card, scale), manifest.get("official_checksum")
-    if official and made_for and made_for != official["checksum"] != digest:
-        # Made when the shipped official dataset was another one: the generator has changed since (a change that
-        # should have bumped the task's version), or the manifest was edited. Neither official nor this code's.
+    # Made when the shipped official dataset was another one (a dataset made before any official manifest existed,
+    # official_checksum None, is not checked): the generator changed since without a version bump, the official
+    # manifest was re-recorded elsewhere, or the local manifest was edited. Neither official nor this code's.
+    try:
+        official = _official_manifest(card, scale)
+        official_checksum = official["checksum"] if official else None
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        path_ = official_manifest_path(str(card.name), int(card.version), scale)
+        raise DataError(f"the official manifest {path_} cannot be read ({type(e).__name__}: {e}); reinstall the "
+                        "package or restore the file") from None  # fmt: skip
+    made_for = manifest.get("official_checksum")
+    if official_checksum and made_for and made_for != official_checksum != digest:
         raise DataError(
             f"the dataset at {path} is stale: its manifest says it was made for the official {card.name} "
-            f"v{card.version} {scale} dataset {made_for}, but the shipped official one is {official['checksum']} "
-            f"(the generator changed since, or the manifest was edited); {hint}"
+            f"v{card.version} {scale} dataset {made_for}, but the shipped official one is {official_checksum} "
+            f"(the generator or the official manifest changed since, or the manifest was edited); {hint}"
         )
     return Dataset(path, manifest, arrays)
 

@@ -499,8 +499,10 @@ def limits_section(tasks=TASKS) -> list[str]:
         if joint:
             cells = [f"{v:.3f}" if v is not None else "–" for v in joint["scores"]]
             cells += ["–"] * (epochs - len(cells))
-            lines.append(f"| `embedding-gnn-field`: everything learned at once (`{joint['run']}`) | "
-                         + " | ".join(cells[:epochs]) + " | – |")  # fmt: skip
+            coordinates = joint.get("field_coordinates")
+            reads = f"{COORDINATES[coordinates]}; " if coordinates in COORDINATES else ""
+            lines.append(f"| `embedding-gnn-field`: everything learned at once ({reads}its score on the validation run "
+                         f"after each epoch; `{joint['run']}`) | " + " | ".join(cells[:epochs]) + " | – |")  # fmt: skip
             lines += [
                 "",
                 "The joint run, per epoch: train loss "

@@ -164,6 +164,13 @@ def test_merge_clusters_joins_the_parts_of_one_type_and_not_two_types():
     assert count == 1 and merged.tolist() == [0, 0, 0, 0, 2, 2]  # 1 -> 0 raises its error 10 %: the cheapest
     assert merge_clusters(errors, choice, tolerance=0.05)[1] == 0  # 10 % is over a 5 % tolerance
     assert merge_clusters(errors, choice, tolerance=10.0)[1] == 1  # A into B costs 40x: not even at 10
+    assert merge_clusters(errors, choice, tolerance=1e9)[1] == 1  # two candidates are always left
+    # type A in three parts (each part's particles 50 % worse under another part's code), type B apart
+    parts = torch.tensor([[1.0, 1.5, 1.5, 90.0], [1.5, 1.0, 1.5, 90.0], [1.5, 1.5, 1.0, 90.0], [90.0, 90.0, 90.0, 1.0]])
+    four = torch.tensor([0, 0, 1, 1, 2, 2, 3, 3])
+    merged, count = merge_clusters(parts.repeat_interleave(2, dim=1), four, 0.6)
+    assert count == 2 and merged[:6].unique().numel() == 1 and merged[6:].tolist() == [3, 3]
+    assert merge_clusters(parts.repeat_interleave(2, dim=1), four, 0.4)[1] == 0  # +50 % is not within 40 %
     assert torch.equal(choice, torch.tensor([0, 0, 1, 1, 2, 2]))  # the input is left alone
 
 

@@ -60,10 +60,13 @@ def test_the_memory_benchmarks_keep_their_datasets_where_bench_asv_data_says(tmp
     from benchmarks import bench_memory
 
     monkeypatch.delenv("BENCH_ASV_DATA", raising=False)
-    monkeypatch.chdir(tmp_path)
-    assert bench_memory.data_dir("data-paper") == str(tmp_path / "data-paper")  # asv's own folder
+    monkeypatch.setenv("ASV_CONF_DIR", str(tmp_path / "repo"))
+    monkeypatch.chdir(tmp_path)  # asv's temporary folder of setup_cache
+    assert bench_memory.data_dir("data-paper") == str(tmp_path / "data-paper")  # there, removed after the run
     monkeypatch.setenv("BENCH_ASV_DATA", "kept")
-    assert bench_memory.data_dir("data-paper") == str(tmp_path / "kept")  # absolute: setup_cache hands it on
+    assert bench_memory.data_dir("data-paper") == str(tmp_path / "repo" / "kept")  # from the repository root
+    monkeypatch.setenv("BENCH_ASV_DATA", str(tmp_path / "elsewhere"))
+    assert bench_memory.data_dir("data-paper") == str(tmp_path / "elsewhere")
 
 
 def test_the_loop_overhead_benchmark_times_the_loops_own_step(tmp_path, data_root, monkeypatch):

@@ -23,7 +23,10 @@ a deleted ``manifest.json``                            exit 2 on load, the fix i
 ``--force`` regeneration racing another one            no raw ``rmtree``/rename error: one complete, verified dataset
                                                        and no temporary folder left
 arrays edited and the local manifest forged to match   ``bench data`` says "official: DIFFERS" (the committed official
-                                                       manifest against the arrays' own checksum), never "matches"
+                                                       manifest against the arrays' own checksum), never "matches";
+                                                       forged to claim they are official: exit 2, "stale"
+a dataset made for an earlier official one             exit 2 on load, "is stale", the fix is "bench data ... --force"
+                                                       (bytes equal to today's official ones load)
 ``result.json`` nested 100,000 lists deep              ``bench results`` exit 0; the file named as invalid ("nested too
                                                        deeply"); the valid record still shown
 ``result.json`` over 5 MB                              named as invalid with its size, never parsed
@@ -297,6 +300,9 @@ def test_a_dataset_made_for_an_earlier_official_one_is_stale_not_used(spring, mo
     manifest["official_checksum"] = "sha256:" + "1" * 64  # made elsewhere, for an older official...
     (folder / "manifest.json").write_text(json.dumps(manifest))
     assert D.load(card, "tiny", root=spring).checksum == shipped["checksum"]  # ...but its bytes are today's
+    monkeypatch.setattr(D, "_official_manifest", lambda c, s: json.loads("{broken"))
+    with pytest.raises(DataError, match=r"the official manifest .*spring-v2-tiny.json cannot be read \(JSONDecodeErr"):
+        D.load(card, "tiny", root=spring)
 
 
 # 5. records and the index, read defensively
