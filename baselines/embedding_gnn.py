@@ -299,7 +299,10 @@ class EmbeddingGNN(PairMLPNet):
            clustering of the functions counts each extra part as misclassified (measured with the final model
            of a quick ``field-static`` run whose type 0 had been frozen over 5 codes: moving one part of a type
            to another part's code changed its error by −4 % to +133 %; to another type's code, by +1,357 % at
-           least). Two candidates are always kept.
+           least). Two candidates are always kept. Not in the cards: tried at m = 1.0 on that run's seed (quick,
+           ``field-static``), the replacement after epoch 5 merged two types (validation matched embedding
+           accuracy 0.658 against 0.760 without merging): at that epoch the MLP does not yet tell types 1 and 2
+           apart as it does when trained, so the calibration does not carry over.
         4. The replacement is kept only if, over those frames and all particles, it predicts the velocities at
            least as well as the particles' own embeddings did: clusters that still merge two types (early in
            training) predict worse, and the embeddings are left to separate (measured: correct clusters cut
