@@ -300,9 +300,10 @@ class EmbeddingGNN(PairMLPNet):
            of a quick ``field-static`` run whose type 0 had been frozen over 5 codes: moving one part of a type
            to another part's code changed its error by −4 % to +133 %; to another type's code, by +1,357 % at
            least). Two candidates are always kept. Not in the cards: tried at m = 1.0 on that run's seed (quick,
-           ``field-static``), the replacement after epoch 5 merged two types (validation matched embedding
-           accuracy 0.658 against 0.760 without merging): at that epoch the MLP does not yet tell types 1 and 2
-           apart as it does when trained, so the calibration does not carry over.
+           ``field-static``), the merged replacement after epoch 5 predicted the motion worse than the embeddings
+           and was refused (step 4), so nothing was replaced or frozen (validation matched embedding accuracy
+           0.658, against 0.760 after the unmerged replacement): the calibration, made with a trained model, does
+           not carry over to epoch 5.
         4. The replacement is kept only if, over those frames and all particles, it predicts the velocities at
            least as well as the particles' own embeddings did: clusters that still merge two types (early in
            training) predict worse, and the embeddings are left to separate (measured: correct clusters cut
