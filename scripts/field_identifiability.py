@@ -229,16 +229,18 @@ def main(argv=None) -> int:
             "embedding_accuracy_matched": [h.get("val_embedding_accuracy_matched") for h in history],
         }  # fmt: skip
         predictions = args.run / "predictions.npz"
-        if predictions.is_file() and "field_pred" in np.load(predictions).files:
-            learned = np.load(predictions)["field_pred"]
-            truth = data["test/field_value"]
-            if learned.shape == truth.shape:
-                smoothing = smoothing_scores(learned, truth, str(card.field.kind) == "dynamic")
-                result["joint"]["smoothing"] = smoothing
-                print(
-                    "    where the learned field errs (test run's field; learned / the truth smoothed alike): "
-                    + "; ".join(f"{k} {v['learned']:.3f} / {v['truth']:.3f}" for k, v in smoothing.items())
-                )
+        learned = None
+        if predictions.is_file():
+            with np.load(predictions) as saved:  # read once: the field only
+                learned = saved["field_pred"] if "field_pred" in saved.files else None
+        truth = data["test/field_value"]
+        if learned is not None and learned.shape == truth.shape:
+            smoothing = smoothing_scores(learned, truth, str(card.field.kind) == "dynamic")
+            result["joint"]["smoothing"] = smoothing
+            print(
+                "    where the learned field errs (test run's field; learned / the truth smoothed alike): "
+                + "; ".join(f"{k} {v['learned']:.3f} / {v['truth']:.3f}" for k, v in smoothing.items())
+            )
     if args.out is not None:
         import json
 
